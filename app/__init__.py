@@ -1,0 +1,1 @@
+"""LoRA Studio: the Reflex app, its HTTP routes and its domain modules."""

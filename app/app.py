@@ -1,0 +1,17 @@
+"""The Reflex app: pages, the extra HTTP routes, and the tables registered with Reflex."""
+
+import reflex as rx
+
+from app.models import ALL_TABLES
+from app.pages import home, placeholders, selftest
+from app.routes import build_api
+from app.startup import on_startup
+
+for table in ALL_TABLES:
+    rx.ModelRegistry.register(table)
+
+app = rx.App(api_transformer=build_api())
+app.register_lifespan_task(on_startup)
+
+for module in (home, selftest, placeholders):
+    module.add_pages(app)

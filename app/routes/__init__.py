@@ -1,0 +1,9 @@
+"""HTTP routes that live beside Reflex's own (mounted through `api_transformer`)."""
+
+from starlette.applications import Starlette
+
+from app.routes.runtime_files import runtime_routes
+
+
+def build_api() -> Starlette:
+    return Starlette(routes=[*runtime_routes()])

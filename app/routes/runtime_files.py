@@ -1,0 +1,61 @@
+"""Serves the in-browser engine's own files: the MediaPipe wasm runtime and the demo models.
+
+The app never points a browser at a third-party CDN: these routes make it work offline and
+under a strict Content-Security-Policy. Files are served uncompressed with Content-Length and
+Range support (the runtime needs both).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from app import runtime_assets
+from app.settings import get_settings
+
+WASM_FILES = frozenset(
+    f"genai_wasm{variant}_internal.{ext}" for variant in ("", "_nosimd", "_module") for ext in ("js", "wasm")
+)
+_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,80}\.bin$")
+_PUBLIC_HEADERS = {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"}
+
+
+def _not_found(what: str) -> Response:
+    return JSONResponse({"error": f"{what} not found"}, status_code=404, headers=_PUBLIC_HEADERS)
+
+
+async def wasm_file(request: Request) -> Response:
+    version, name = request.path_params["version"], request.path_params["name"]
+    if version != runtime_assets.MEDIAPIPE_VERSION or name not in WASM_FILES:
+        return _not_found("runtime file")
+    directory = runtime_assets.wasm_dir(get_settings())
+    if directory is None:
+        return JSONResponse(
+            {"error": "MediaPipe runtime files are not installed; run the set-up command"},
+            status_code=503,
+        )
+    media = "application/wasm" if name.endswith(".wasm") else "text/javascript"
+    headers = {**_PUBLIC_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"}
+    return FileResponse(directory / name, media_type=media, headers=headers)
+
+
+async def demo_model(request: Request) -> Response:
+    name = request.path_params["name"]
+    if not _MODEL_NAME.match(name):
+        return _not_found("model")
+    path: Path = runtime_assets.demo_models_dir(get_settings()) / name
+    if not path.is_file():
+        return _not_found("model")
+    headers = {**_PUBLIC_HEADERS, "Cache-Control": "public, max-age=3600"}
+    return FileResponse(path, media_type="application/octet-stream", headers=headers)
+
+
+def runtime_routes() -> list[Route]:
+    return [
+        Route("/runtime/mediapipe/{version}/{name}", wasm_file, methods=["GET", "HEAD"]),
+        Route("/runtime/models/{name}", demo_model, methods=["GET", "HEAD"]),
+    ]

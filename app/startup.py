@@ -1,0 +1,18 @@
+"""Work done once when the backend starts."""
+
+from __future__ import annotations
+
+import logging
+
+from app import runtime_assets
+from app.settings import get_settings
+
+log = logging.getLogger("lorastudio.startup")
+
+
+async def on_startup() -> None:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.secret()  # generate and persist the secret key on first start
+    if runtime_assets.wasm_dir(settings) is None:
+        log.warning("MediaPipe wasm files not found; the engine cannot start until set-up installs them")

@@ -1,0 +1,1 @@
+"""UI pieces shared by the pages, and the wrapper around the in-browser engine."""

@@ -1,0 +1,120 @@
+"""The page shell every page uses: navbar, content area, footer."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+PRODUCT = "LoRA Studio"
+NAV_LINKS = [("Catalog", "/catalog"), ("Chat", "/chat"), ("Self-test", "/selftest"), ("Admin", "/admin")]
+
+
+def _nav_link(label: str, href: str) -> rx.Component:
+    return rx.link(label, href=href, size="3", weight="medium", color_scheme="gray", high_contrast=True)
+
+
+def user_slot() -> rx.Component:
+    """Where the signed-in user appears; accounts fill it in (see state/session)."""
+    return rx.link(rx.button("Sign in", variant="soft", size="2"), href="/signin", id="user-slot")
+
+
+def navbar() -> rx.Component:
+    brand = rx.link(
+        rx.hstack(rx.icon("sparkles", size=22), rx.heading(PRODUCT, size="5"), align="center", spacing="2"),
+        href="/",
+        underline="none",
+        color_scheme="gray",
+        high_contrast=True,
+    )
+    desktop = rx.hstack(
+        brand,
+        rx.hstack(*[_nav_link(label, href) for label, href in NAV_LINKS], spacing="5", align="center"),
+        rx.spacer(),
+        rx.hstack(user_slot(), rx.color_mode.button(size="2", id="color-mode"), align="center", spacing="3"),
+        align="center",
+        width="100%",
+        spacing="6",
+    )
+    mobile = rx.hstack(
+        brand,
+        rx.spacer(),
+        rx.color_mode.button(size="2"),
+        rx.menu.root(
+            rx.menu.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open menu")),
+            rx.menu.content(
+                *[rx.menu.item(rx.link(label, href=href, width="100%")) for label, href in NAV_LINKS],
+                rx.menu.separator(),
+                rx.menu.item(rx.link("Sign in", href="/signin", width="100%")),
+            ),
+        ),
+        align="center",
+        width="100%",
+    )
+    return rx.box(
+        rx.desktop_only(desktop),
+        rx.mobile_and_tablet(mobile),
+        as_="nav",
+        padding_x=["1em", "1em", "2em"],
+        padding_y="0.75em",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 1),
+        position="sticky",
+        top="0",
+        z_index="10",
+        width="100%",
+    )
+
+
+def footer() -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.text(
+                f"{PRODUCT} — private chat with Gemma2-2b-it adapters, on your own GPU.", size="2", color_scheme="gray"
+            ),
+            rx.spacer(),
+            rx.text("Prompts never leave your browser.", size="2", color_scheme="gray"),
+            width="100%",
+            flex_wrap="wrap",
+            spacing="3",
+        ),
+        as_="footer",
+        padding_x=["1em", "1em", "2em"],
+        padding_y="1em",
+        border_top=f"1px solid {rx.color('gray', 5)}",
+        width="100%",
+    )
+
+
+def page(*children: rx.Component, title: str | None = None, max_width: str = "72em") -> rx.Component:
+    body = [rx.heading(title, size="7", as_="h1")] if title else []
+    return rx.flex(
+        navbar(),
+        rx.box(
+            rx.vstack(*body, *children, spacing="5", width="100%", align="stretch"),
+            as_="main",
+            flex="1",
+            width="100%",
+            max_width=max_width,
+            margin_x="auto",
+            padding=["1em", "1.5em", "2em"],
+        ),
+        footer(),
+        direction="column",
+        min_height="100vh",
+    )
+
+
+def empty_state(icon: str, heading: str, text: str, *actions: rx.Component) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=40, color=rx.color("gray", 9)),
+            rx.heading(heading, size="5"),
+            rx.text(text, color_scheme="gray", text_align="center", max_width="32em"),
+            rx.hstack(*actions, spacing="3"),
+            align="center",
+            spacing="3",
+        ),
+        padding_y="4em",
+        border=f"1px dashed {rx.color('gray', 6)}",
+        border_radius="12px",
+        width="100%",
+    )

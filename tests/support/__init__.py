@@ -1,0 +1,1 @@
+"""Test helpers: real services (PostgreSQL, Redis) and the running app."""
