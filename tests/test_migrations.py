@@ -48,10 +48,14 @@ def test_command_line_migrations(tool: str, tmp_path: Path) -> None:
     env = reflex_env(DATA_DIR=str(tmp_path))
     env.pop("DATABASE_URL", None)
     bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "alembic"), "upgrade", "head"] if tool == "alembic" else [str(bindir / "reflex"), "db", "migrate"]
+    cmd = (
+        [str(bindir / "alembic"), "upgrade", "head"] if tool == "alembic" else [str(bindir / "reflex"), "db", "migrate"]
+    )
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    check = subprocess.run([str(bindir / "alembic"), "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    check = subprocess.run(
+        [str(bindir / "alembic"), "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert (tmp_path / "lorastudio.db").exists()
     assert os.path.getsize(tmp_path / "lorastudio.db") > 0
