@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from app.analytics import lifecycle as analytics_lifecycle
 from app.models import ALL_TABLES
 from app.pages import home, placeholders, selftest
 from app.routes import build_api
@@ -12,6 +13,7 @@ for table in ALL_TABLES:
 
 app = rx.App(api_transformer=build_api())
 app.register_lifespan_task(on_startup)
+app.register_lifespan_task(analytics_lifecycle.lifespan)
 
 for module in (home, selftest, placeholders):
     module.add_pages(app)

@@ -2,8 +2,25 @@
 
 from sqlmodel import SQLModel
 
+from app.models.analytics import (
+    AnalyticsEvent,
+    AnalyticsPreference,
+    AnalyticsRollup,
+    AnalyticsSeen,
+    AnalyticsStreamMark,
+)
 from app.models.users import Role, User
 
-ALL_TABLES = [User]
+ALL_TABLES = [User, AnalyticsEvent, AnalyticsRollup, AnalyticsSeen, AnalyticsPreference, AnalyticsStreamMark]
 
-__all__ = ["ALL_TABLES", "Role", "SQLModel", "User"]
+__all__ = [
+    "ALL_TABLES",
+    "AnalyticsEvent",
+    "AnalyticsPreference",
+    "AnalyticsRollup",
+    "AnalyticsSeen",
+    "AnalyticsStreamMark",
+    "Role",
+    "SQLModel",
+    "User",
+]
