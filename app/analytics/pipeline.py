@@ -55,6 +55,7 @@ class EventQueue(Protocol):
     def take(self, max_events: int, timeout: float) -> list[Envelope]: ...
     def ack(self, envelopes: list[Envelope]) -> None: ...
     def backlog(self) -> int: ...
+    def wake(self) -> None: ...
 
 
 class MemoryQueue:
@@ -90,6 +91,10 @@ class MemoryQueue:
 
     def backlog(self) -> int:
         return self._size
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
 
 
 class RedisStreamQueue:
@@ -168,6 +173,9 @@ class RedisStreamQueue:
     def backlog(self) -> int:
         return max(0, int(self.client.get(self.counter) or 0))
 
+    def wake(self) -> None:
+        """A blocked read returns within its (short) block time."""
+
 
 class Writer:
     """Drains the queue into the database on a background thread."""
@@ -201,6 +209,7 @@ class Writer:
     def stop(self, timeout: float | None = None) -> bool:
         """Ask the writer to drain everything and exit; True when it did within the timeout."""
         self._stopping.set()
+        self.queue.wake()
         self._thread.join(timeout)
         return not self._thread.is_alive()
 

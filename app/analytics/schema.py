@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -169,17 +169,19 @@ class PageView(_BrowserEvent):
 class CapabilityCheck(_BrowserEvent):
     type: Literal["capability_check"]
     ok: bool
-    missing: Annotated[list[Capability], Field(max_length=len(Capability))] = []
+    missing: Annotated[list[Capability], Field(max_length=len(Capability), validate_default=True)] = []
 
-    @model_validator(mode="after")
-    def _consistent(self) -> CapabilityCheck:
-        if self.ok and self.missing:
-            raise ValueError("ok=true cannot list missing capabilities")
-        if not self.ok and not self.missing:
-            raise ValueError("ok=false must list at least one missing capability")
-        if len(set(self.missing)) != len(self.missing):
+    @field_validator("missing")
+    @classmethod
+    def _consistent(cls, missing: list[str], info: ValidationInfo) -> list[str]:
+        if len(set(missing)) != len(missing):
             raise ValueError("missing capabilities must be unique")
-        return self
+        ok = info.data.get("ok")
+        if ok is True and missing:
+            raise ValueError("ok=true cannot list missing capabilities")
+        if ok is False and not missing:
+            raise ValueError("ok=false must list at least one missing capability")
+        return missing
 
 
 class ModelDownload(_BrowserEvent):
