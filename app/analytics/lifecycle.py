@@ -101,9 +101,10 @@ def current() -> Pipeline | None:
 
 
 @contextlib.asynccontextmanager
-async def lifespan() -> AsyncIterator[None]:
-    """Registered with `app.register_lifespan_task`: the writer runs while the app serves."""
-    start()
+async def lifespan(*, engine: sa.Engine | None = None, queue: EventQueue | None = None) -> AsyncIterator[None]:
+    """Registered with `app.register_lifespan_task`: the writer runs while the app serves and
+    drains the queue when the app shuts down."""
+    start(engine=engine, queue=queue)
     try:
         yield
     finally:

@@ -221,6 +221,7 @@ class Writer:
         batch, size, deadline = list(self._held), sum(len(e.events) for e in self._held), None
         while size < self.max_events:
             now = time.monotonic()
+            draining = draining or self._stopping.is_set()
             if draining:
                 wait = 0.0
             elif deadline is None:

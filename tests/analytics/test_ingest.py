@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 
 import pytest
 import sqlalchemy as sa
@@ -225,13 +226,14 @@ def test_opted_out_user_is_not_recorded(
 def test_rate_limit_is_429_with_retry_after(pipeline: lifecycle.Pipeline) -> None:
     limiter = wiring.FixedWindowLimiter(limit=3, window_s=60)
     app = Starlette(routes=event_routes(limiter=limiter))
-    with TestClient(app, client=("203.0.113.9", 5000)) as test_client:
+    first, second = (f"198.51.{random.randint(0, 255)}.{random.randint(1, 254)}" for _ in range(2))
+    with TestClient(app, client=(first, 5000)) as test_client:
         statuses = [post(test_client, [event()]).status_code for _ in range(4)]
         assert statuses == [202, 202, 202, 429]
         response = post(test_client, [event()])
         assert response.status_code == 429
         assert 1 <= int(response.headers["retry-after"]) <= 60
-    with TestClient(app, client=("203.0.113.10", 5000)) as other_client:
+    with TestClient(app, client=(second if second != first else "203.0.113.1", 5000)) as other_client:
         assert post(other_client, [event()]).status_code == 202  # another client has its own budget
 
 
