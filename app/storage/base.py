@@ -199,6 +199,19 @@ class Storage(ABC):
             raise
         return writer.finish()
 
+    def adopt(self, path: Path) -> StagedFile:
+        """Hash a file written inside the staging directory (a conversion output) so it can be committed."""
+        resolved = path.resolve()
+        if self.staging_dir.resolve() not in resolved.parents:
+            raise StorageError("only files inside the staging directory can be committed")
+        digest = hashlib.sha256()
+        size = 0
+        with open(resolved, "rb") as handle:
+            while chunk := handle.read(READ_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        return StagedFile(resolved, digest.hexdigest(), size)
+
     def commit(self, staged: StagedFile) -> StoredObject:
         """Make a staged file visible under its sha256 key; identical content is stored once."""
         if staged.committed:
