@@ -161,7 +161,9 @@ def _ingest(
         if lower.endswith(".safetensors"):
             raise AdapterRejectedError(f"{CONFIG_NAME} is missing: upload it together with {name} (or both in one zip)")
         if lower.endswith(".json"):
-            raise AdapterRejectedError(f"{WEIGHTS_NAME} is missing: upload it together with {name} (or both in one zip)")
+            raise AdapterRejectedError(
+                f"{WEIGHTS_NAME} is missing: upload it together with {name} (or both in one zip)"
+            )
     elif set(by_ext) == {".json", ".safetensors"}:
         return _peft(
             by_ext[".json"][1].path,

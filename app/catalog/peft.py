@@ -11,6 +11,7 @@ swapped `post` names for o_proj, padded to >= 1 MiB — the file writer in app.m
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -172,9 +173,7 @@ def _classify_unexpected(name: str) -> str:
         if f".{module}." in lower or lower.endswith(f".{module}.weight"):
             if "lora_" in lower:
                 return f"tensor {name!r} targets {module}, which the browser runtime cannot apply LoRA to"
-            return (
-                f"tensor {name!r} is a full copy of {module} (modules_to_save), which a LoRA file cannot carry"
-            )
+            return f"tensor {name!r} is a full copy of {module} (modules_to_save), which a LoRA file cannot carry"
     if lower.endswith(".bias"):
         return f"tensor {name!r} is a bias; LoRA biases (bias/lora_bias) are not supported"
     if "modules_to_save" in lower or "lora_" not in lower:
@@ -188,32 +187,36 @@ def _classify_unexpected(name: str) -> str:
     return f"unexpected tensor {name!r}: PEFT LoRA keys look like base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight"
 
 
+def check_tensor_name(name: str, *, base: BaseModelSpec) -> tuple[int, str, str]:
+    """(layer, PEFT module, factor) of a LoRA key, or a rejection that says what the tensor is."""
+    m = _KEY.fullmatch(name)
+    if m is None or m["module"] not in ALLOWED_TARGETS:
+        raise _reject(_classify_unexpected(name))
+    module, block = m["module"], m["block"]
+    if (module in _ATTN) != (block == "self_attn"):
+        raise _reject(f"unexpected tensor {name!r}: {module} does not belong under {block}")
+    layer = int(m["layer"])
+    layers = base.sizes.num_stacks
+    if layer >= layers:
+        raise _reject(f"tensor {name!r} is for layer {layer}, but {base.label} has {layers} layers (0-{layers - 1})")
+    return layer, module, m["factor"]
+
+
 def check_tensors(
     weights: SafetensorsFile, *, base: BaseModelSpec, rank: int
 ) -> dict[tuple[int, str], tuple[str, str]]:
     """Match every tensor to (layer, module, factor) of the base and check its shape."""
-    sizes = base.sizes
     dims = base.peft_dims()
     found: dict[tuple[int, str], dict[str, str]] = {}
     for name in sorted(weights.tensors):
-        m = _KEY.fullmatch(name)
-        if m is None or m["module"] not in ALLOWED_TARGETS:
-            raise _reject(_classify_unexpected(name))
-        module, block = m["module"], m["block"]
-        if (module in _ATTN) != (block == "self_attn"):
-            raise _reject(f"unexpected tensor {name!r}: {module} does not belong under {block}")
-        layer = int(m["layer"])
-        if layer >= sizes.num_stacks:
-            raise _reject(
-                f"tensor {name!r} is for layer {layer}, but {base.label} has {sizes.num_stacks} layers "
-                f"(0-{sizes.num_stacks - 1})"
-            )
+        layer, module, factor = check_tensor_name(name, base=base)
         fan_in, fan_out = dims[module]
         shape = weights.tensors[name].shape
-        factor = m["factor"]
         expected = (rank, fan_in) if factor == "A" else (fan_out, rank)
         if len(shape) != 2:
-            raise _reject(f"layer {layer} {module} lora_{factor} has {len(shape)} dimensions; LoRA factors are matrices")
+            raise _reject(
+                f"layer {layer} {module} lora_{factor} has {len(shape)} dimensions; LoRA factors are matrices"
+            )
         rows, cols = shape
         tensor_rank, features, want = (rows, cols, fan_in) if factor == "A" else (cols, rows, fan_out)
         if features == want and tensor_rank != rank:
@@ -249,7 +252,12 @@ def validate_peft(
     rank, alpha, use_rslora = check_config(config, base=base, ranks=ranks)
     dims = base.peft_dims()
     largest = max(max(d) for d in dims.values()) * rank * 4  # an F32 factor of the widest module
-    weights = read_safetensors(weights_path, display_name=WEIGHTS_NAME, max_tensor_bytes=largest)
+    weights = read_safetensors(
+        weights_path,
+        display_name=WEIGHTS_NAME,
+        max_tensor_bytes=largest,
+        check_name=functools.partial(check_tensor_name, base=base),
+    )
     pairs = check_tensors(weights, base=base, rank=rank)
     modules = {module for _, module in pairs}
     targets = tuple(peft for peft, short in PEFT_MODULES.items() if short in modules)

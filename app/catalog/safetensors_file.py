@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +91,10 @@ def read_safetensors(
     max_header_bytes: int = MAX_HEADER_BYTES,
     max_tensor_bytes: int | None = None,
     allowed_dtypes: tuple[str, ...] = tuple(DTYPE_SIZES),
+    check_name: Callable[[str], object] | None = None,
 ) -> SafetensorsFile:
+    """Parse and check the header; ``check_name`` judges each tensor name before its dtype and size,
+    so that a forbidden tensor is rejected for what it is rather than for how big it is."""
     name = display_name or path.name
     size = path.stat().st_size
     if size == 0:
@@ -140,6 +144,9 @@ def read_safetensors(
     data_size = size - data_start
     spans: list[tuple[int, int, str]] = []
     tensors: dict[str, TensorEntry] = {}
+    if check_name is not None:
+        for tname in sorted(header):
+            check_name(tname)
     for tname, spec in header.items():
         if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
             raise SafetensorsError(f"{name}: tensor {tname!r} needs exactly dtype, shape and data_offsets")

@@ -142,8 +142,8 @@ def write_peft_adapter(
         target_modules=sorted({module for _, module in factors}),
         base_model_name=base_model_name,
         use_rslora=use_rslora,
-        **dict(config_overrides or {}),
     )
+    config.update(config_overrides or {})
     config_path = directory / "adapter_config.json"
     config_path.write_text(json.dumps(config, indent=2))
     weights_path = directory / "adapter_model.safetensors"
@@ -185,3 +185,107 @@ def _save_with_bf16(tensors: Mapping[str, np.ndarray], path: Path) -> None:
 def bf16_round(array: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """The float32 values a BF16 tensor written by `write_peft_adapter` decodes to."""
     return (_to_bf16(np.asarray(array, dtype=np.float32)).astype(np.uint32) << 16).view(np.float32)
+
+
+# --------------------------------------------------------------------------- the §8.4 browser check
+
+LAYOUTS = ("tiled", "row-major", "official-post")
+"""tiled: the converter's (correct) layout. row-major: no 4x4 tiling. official-post: MediaPipe
+0.10.35's o_proj rule (reinterpret, transpose, tile; §8.2). The last two are negative controls:
+the runtime factorization check must fail with them."""
+
+
+def write_lora_with_layout(
+    path: Path,
+    base: BaseModelSpec,
+    factors: Mapping[tuple[int, str], tuple[npt.ArrayLike, npt.ArrayLike]],
+    *,
+    rank: int,
+    scale: float = 1.0,
+    layout: str = "tiled",
+) -> Path:
+    """A LoRA `.bin` in a chosen byte layout. Production conversion uses `convert_peft`; this
+    exists so a browser test can show that wrong layouts are caught."""
+    from app.mediapipe_format import ContainerWriter, lora_tensor_plan, required_header_reserve, tile4x4
+    from app.mediapipe_format.names import PEFT_MODULES, SUBGRAPH_NAME, llm_metadata
+
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}")
+    short = {(layer, PEFT_MODULES[module]): pair for (layer, module), pair in factors.items()}
+    include_mlp = any(module in ("gate", "up", "down") for _, module in short)
+    plan = lora_tensor_plan(base.sizes, rank, include_mlp=include_mlp)
+    params = base.params.encode()
+    metadata = llm_metadata(params, tokenizer=None, lora_rank=rank)
+    reserve = required_header_reserve([s.name for s in plan], metadata, subgraph_name=SUBGRAPH_NAME)
+    with ContainerWriter(path, metadata=metadata, subgraph_name=SUBGRAPH_NAME, header_reserve=reserve) as writer:
+        for spec in plan:
+            pair = short.get((spec.layer, spec.module))
+            if pair is None:
+                writer.write_tensor(spec.name, bytes(spec.nbytes))
+                continue
+            a = np.asarray(pair[0], dtype=np.float32)
+            b = np.asarray(pair[1], dtype=np.float32)
+            matrix = a.T if spec.factor == "first" else (np.float32(scale) * b).T
+            if layout == "row-major":
+                flat = np.ascontiguousarray(matrix).reshape(-1)
+            elif layout == "official-post" and spec.module == "o":
+                rows, cols = matrix.shape
+                flat = tile4x4(np.ascontiguousarray(matrix).reshape(cols, rows).T)
+            else:
+                flat = tile4x4(matrix)
+            writer.write_tensor(spec.name, flat.astype("<f2").tobytes())
+    return path
+
+
+def build_factorization_set(
+    out_dir: Path,
+    *,
+    rank: int = 4,
+    modules: Sequence[str] = ATTENTION,
+    seed: int = 7,
+    hidden: int = 128,
+    heads: int = 4,
+    kv_heads: int = 2,
+    head_dim: int = 64,
+    ffn: int = 256,
+    layers: int = 2,
+    vocab: int = 256,
+) -> dict[str, Path]:
+    """Everything the in-browser factorization test (§8.4) loads, written into ``out_dir``.
+
+    base.bin: a tiny base with these dimensions (default 4 heads of 64 on width 128, so q/o are
+    not square). For each of the two factorizations, a PEFT adapter folder (uploadable as is)
+    and its conversion by the catalog's own validator + converter: `ab.bin` and `mamb.bin`
+    must give identical greedy output and differ from the base. Negative controls with the
+    same (M·A, B·M⁻¹) factors: `mamb-row-major.bin` and `mamb-official-post.bin` must differ
+    from `ab.bin` (the latter only when o_proj is among ``modules``).
+    """
+    from app.catalog.base_models import tiny_spec
+    from app.catalog.peft import convert_peft, validate_peft
+    from app.mediapipe_format import build_tiny_base
+
+    dims = {
+        "hidden": hidden,
+        "heads": heads,
+        "kv_heads": kv_heads,
+        "head_dim": head_dim,
+        "ffn": ffn,
+        "layers": layers,
+        "vocab": vocab,
+    }
+    base = tiny_spec(**dims)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {"base": build_tiny_base(out_dir / "base.bin", **dims)}
+    ab, mamb = factorization_pair(base, rank=rank, modules=modules, seed=seed)
+    for label, factors in (("ab", ab), ("mamb", mamb)):
+        config, weights = write_peft_adapter(
+            out_dir / f"{label}-peft", factors, rank=rank, alpha=rank, base_model_name="lorastudio/tiny-gemma2"
+        )
+        adapter = validate_peft(config, weights, base=base, ranks=(rank,))
+        paths[label] = convert_peft(adapter, out_dir / f"{label}.bin").path
+        paths[f"{label}-peft"] = config.parent
+    for layout in ("row-major", "official-post"):
+        paths[f"mamb-{layout}"] = write_lora_with_layout(
+            out_dir / f"mamb-{layout}.bin", base, mamb, rank=rank, layout=layout
+        )
+    return paths
