@@ -9,6 +9,7 @@ With the S3 backend the route redirects to a presigned URL, so bytes bypass the 
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -59,11 +60,12 @@ async def serve_file(request: Request) -> Response:
     path = storage.local_path(key)
     if path is None:
         try:
-            storage.stat(key)
+            await run_in_threadpool(storage.stat, key)  # a network call for S3: keep it off the event loop
         except ObjectNotFoundError:
             return _not_found()
+        url = await run_in_threadpool(storage.url_for, key)
         # The presigned URL expires soon: the redirect itself must not be cached.
-        return RedirectResponse(storage.url_for(key), status_code=307, headers={"Cache-Control": "no-store"})
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
     try:
         stat_result = path.stat()
     except FileNotFoundError:

@@ -12,7 +12,9 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, Iterable, Iterator
 from dataclasses import dataclass
@@ -236,6 +238,28 @@ class Storage(ABC):
     @abstractmethod
     def _commit(self, staged: StagedFile) -> bool:
         """Move the staged bytes to their key; return False if the key already existed."""
+
+    def purge_staging(self, *, older_than_s: float = 24 * 3600) -> int:
+        """Remove what crashed or abandoned uploads left in staging; returns the number of entries.
+
+        Only old entries go: another worker may be receiving an upload right now.
+        """
+        if not self.staging_dir.is_dir():
+            return 0
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for entry in self.staging_dir.iterdir():
+            try:
+                if entry.lstat().st_mtime >= cutoff:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     # -- reading ---------------------------------------------------------------------------
     @abstractmethod

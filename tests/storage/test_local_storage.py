@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -155,3 +156,20 @@ def test_keys_ignore_strays(local_storage: LocalStorage) -> None:
     stray_dir.mkdir(parents=True)
     (stray_dir / ("0" * 64)).write_bytes(b"misplaced")
     assert list(local_storage.keys()) == [obj.key]
+
+
+def test_purge_staging_removes_only_old_leftovers(local_storage: LocalStorage) -> None:
+    staging = local_storage.staging_dir
+    staging.mkdir(parents=True, exist_ok=True)
+    old_file, old_dir, fresh = staging / "upload-old.part", staging / "intake-old", staging / "upload-new.part"
+    old_file.write_bytes(b"x")
+    old_dir.mkdir()
+    (old_dir / "adapter.bin").write_bytes(b"y")
+    fresh.write_bytes(b"z")
+    day_ago = time.time() - 2 * 24 * 3600
+    for path in (old_file, old_dir):
+        os.utime(path, (day_ago, day_ago))
+    kept = local_storage.put_stream(iter([b"committed"]))
+    assert local_storage.purge_staging() == 2
+    assert sorted(p.name for p in staging.iterdir()) == ["upload-new.part"]
+    assert local_storage.exists(kept.key)
