@@ -201,6 +201,7 @@ class Writer:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="analytics-writer", daemon=True)
         self._held: list[Envelope] = []
+        self._seen = store.SeenCache()
 
     def start(self) -> Writer:
         self._thread.start()
@@ -249,7 +250,7 @@ class Writer:
         self._held = batch
         rows = [row for envelope in batch for row in envelope.rows()]
         entry_ids = [e.entry_id for e in batch if e.entry_id]
-        store.write_with_retry(self.engine, rows, entry_ids=entry_ids)
+        store.write_with_retry(self.engine, rows, entry_ids=entry_ids, seen_cache=self._seen)
         self.queue.ack(batch)
         self._held = []
         self.written += len(rows)

@@ -9,13 +9,13 @@ concurrent writers take row locks in the same order.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic_core import to_json
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
@@ -55,11 +55,36 @@ class WriteResult:
     stored: int = 0
     dropped_opted_out: int = 0
     duplicate_entries: int = 0
+    new_seen: list[rollups.SeenKey] = dataclasses.field(default_factory=list)
+    seen_checked: set[rollups.SeenKey] = dataclasses.field(default_factory=set)
+
+
+class SeenCache:
+    """Subjects this process already counted as active (bounded); saves most dedupe inserts.
+
+    Only updated after a commit, so a rolled-back batch never hides a first sighting.
+    """
+
+    def __init__(self, capacity: int = 500_000) -> None:
+        self.capacity = capacity
+        self._keys: set[rollups.SeenKey] = set()
+
+    def unknown(self, keys: set[rollups.SeenKey]) -> set[rollups.SeenKey]:
+        return keys - self._keys
+
+    def remember(self, keys: Iterable[rollups.SeenKey]) -> None:
+        if len(self._keys) > self.capacity:
+            self._keys.clear()
+        self._keys.update(keys)
 
 
 def _insert(session: Session, table: sa.Table):  # noqa: ANN202 - dialect-specific Insert
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def opted_out_users(session: Session, user_ids: Iterable[int]) -> set[int]:
@@ -81,7 +106,7 @@ def claim_stream_entries(session: Session, entry_ids: Sequence[str]) -> set[str]
     return {row[0] for row in result}
 
 
-def write_rows(session: Session, rows: list[dict[str, Any]]) -> WriteResult:
+def write_rows(session: Session, rows: list[dict[str, Any]], *, seen_cache: SeenCache | None = None) -> WriteResult:
     """Append rows and update every rollup they touch, inside the caller's transaction."""
     result = WriteResult()
     blocked = opted_out_users(session, (row["user_id"] for row in rows if row["user_id"] is not None))
@@ -92,70 +117,113 @@ def write_rows(session: Session, rows: list[dict[str, Any]]) -> WriteResult:
     if not rows:
         return result
     _append_events(session, rows)
-    deltas, seen = rollups.compute(rows)
-    new_seen = _insert_seen(session, seen)
-    for key, delta in rollups.active_deltas(new_seen).items():
-        deltas.setdefault(key, rollups.Delta()).add(delta)
-    _apply_rollups(session, deltas)
+    batch = rollups.compute(rows)
+    candidates = seen_cache.unknown(batch.seen) if seen_cache is not None else batch.seen
+    result.new_seen = _insert_seen(session, candidates)
+    result.seen_checked = candidates
+    batch.add_counts(rollups.active_counts(result.new_seen))
+    _apply_rollups(session, batch)
     result.stored = len(rows)
     return result
 
 
+def _copy_field(value: Any) -> str:
+    """One field in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, dict):
+        return _copy_field(to_json(value).decode())
+    return str(value)
+
+
+def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    raw = session.connection().connection.driver_connection
+    text = "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        copy.write(text.encode())
+
+
 def _append_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        raw = connection.connection.driver_connection
-        columns = ", ".join(EVENT_COLUMNS)
-        with raw.cursor() as cursor, cursor.copy(f"COPY analytics_event ({columns}) FROM STDIN") as copy:  # noqa: S608
-            for row in rows:
-                copy.write_row([json.dumps(row["attrs"]) if name == "attrs" else row[name] for name in EVENT_COLUMNS])
+    if _is_postgres(session):
+        _copy(session, "analytics_event", EVENT_COLUMNS, ([row[name] for name in EVENT_COLUMNS] for row in rows))
         return
     for start in range(0, len(rows), _CHUNK):
         session.execute(sa.insert(EVENTS), rows[start : start + _CHUNK])
 
 
+def _pg_staging(session: Session, table: str) -> str:
+    """A per-connection temporary copy of `table`, emptied at commit: COPY target for upserts."""
+    staging = f"{table}_in"
+    session.connection().exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS"
+    )
+    return staging
+
+
+_SEEN_NAMES = ("day", "dim", "dim_key", "subject_kind", "subject")
+
+
 def _insert_seen(session: Session, seen: set[rollups.SeenKey]) -> list[rollups.SeenKey]:
     if not seen:
         return []
-    names = ("day", "dim", "dim_key", "subject_kind", "subject")
-    stmt = _insert(session, SEEN).on_conflict_do_nothing().returning(*(SEEN.c[name] for name in names))
-    new: list[rollups.SeenKey] = []
     ordered = sorted(seen)
+    if _is_postgres(session):
+        staging = _pg_staging(session, "analytics_seen")
+        _copy(session, staging, _SEEN_NAMES, ordered)
+        names = ", ".join(_SEEN_NAMES)
+        result = session.connection().exec_driver_sql(
+            f"INSERT INTO analytics_seen ({names}) SELECT {names} FROM {staging} ORDER BY {names} "  # noqa: S608
+            f"ON CONFLICT DO NOTHING RETURNING {names}"
+        )
+        return [(_utc(day), *rest) for day, *rest in result]
+    stmt = _insert(session, SEEN).on_conflict_do_nothing().returning(*(SEEN.c[name] for name in _SEEN_NAMES))
+    new: list[rollups.SeenKey] = []
     for start in range(0, len(ordered), _CHUNK):
-        chunk = [dict(zip(names, key)) for key in ordered[start : start + _CHUNK]]
-        new += [tuple(row) for row in session.execute(stmt, chunk)]
+        chunk = [dict(zip(_SEEN_NAMES, key)) for key in ordered[start : start + _CHUNK]]
+        new += [(_utc(row[0]), *row[1:]) for row in session.execute(stmt, chunk)]
     return new
 
 
-def _apply_rollups(session: Session, deltas: dict[rollups.RollupKey, rollups.Delta]) -> None:
-    keys = sorted(deltas)
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _apply_rollups(session: Session, batch: rollups.Batch) -> None:
+    order = batch.sorted_order()  # one lock order for every writer
+    if _is_postgres(session):
+        _apply_rollups_pg(session, batch, order)
+        return
     stmt = _insert(session, ROLLUPS)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(ROLLUP_PK),
         set_={name: ROLLUPS.c[name] + stmt.excluded[name] for name in rollups.ADDITIVE},
     )
-    for start in range(0, len(keys), _CHUNK):
-        chunk = [{**dict(zip(ROLLUP_PK, key)), **deltas[key].columns()} for key in keys[start : start + _CHUNK]]
+    for start in range(0, len(order), _CHUNK):
+        chunk = [{**dict(zip(ROLLUP_PK, batch.keys[i])), **batch.columns(i)} for i in order[start : start + _CHUNK]]
         session.execute(stmt, chunk)
-    with_hist = [key for key in keys if deltas[key].has_histograms]
+    with_hist = [i for i in order if i in batch.ttft or i in batch.decode]
     if not with_hist:
         return
     pk = sa.tuple_(*(ROLLUPS.c[name] for name in ROLLUP_PK))
+    index = {batch.keys[i]: i for i in with_hist}
     updates = []
     for start in range(0, len(with_hist), _CHUNK):
-        chunk = with_hist[start : start + _CHUNK]
+        chunk = [batch.keys[i] for i in with_hist[start : start + _CHUNK]]
         query = sa.select(*(ROLLUPS.c[name] for name in ROLLUP_PK), ROLLUPS.c.ttft_hist, ROLLUPS.c.decode_hist)
-        query = query.where(pk.in_(chunk))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        for row in session.execute(query):
-            key = tuple(row[:5])
-            ttft, decode = rollups.histograms(deltas[_normalise_key(key)])
+        for row in session.execute(query.where(pk.in_(chunk))):
+            grain, dim, metric, bucket, dim_key = row[:5]
+            i = index[(grain, dim, metric, _utc(bucket), dim_key)]
             updates.append(
                 {
-                    **{f"k_{name}": value for name, value in zip(ROLLUP_PK, key)},
-                    "ttft_hist": sketch.merge([row.ttft_hist, ttft]) or None,
-                    "decode_hist": sketch.merge([row.decode_hist, decode]) or None,
+                    **{f"k_{name}": value for name, value in zip(ROLLUP_PK, row[:5])},
+                    "ttft_hist": sketch.merge([row.ttft_hist, batch.ttft.get(i)]) or None,
+                    "decode_hist": sketch.merge([row.decode_hist, batch.decode.get(i)]) or None,
                 }
             )
     update = (
@@ -166,28 +234,67 @@ def _apply_rollups(session: Session, deltas: dict[rollups.RollupKey, rollups.Del
     session.execute(update, updates)
 
 
-def _normalise_key(key: tuple) -> rollups.RollupKey:
-    """Rows read back carry aware UTC datetimes; delta keys are built the same way."""
-    grain, dim, metric, bucket, dim_key = key
-    if bucket.tzinfo is None:
-        bucket = bucket.replace(tzinfo=UTC)
-    return (grain, dim, metric, bucket, dim_key)
+def _apply_rollups_pg(session: Session, batch: rollups.Batch, order: list[int]) -> None:
+    """The generic path's result with COPY into a staging table and set-based statements."""
+    staging = _pg_staging(session, "analytics_rollup")
+    columns = (*ROLLUP_PK, *rollups.ADDITIVE)
+    _copy(session, staging, columns, ((*batch.keys[i], *batch.columns(i).values()) for i in order))
+    names = ", ".join(columns)
+    updates = ", ".join(f"{name} = analytics_rollup.{name} + EXCLUDED.{name}" for name in rollups.ADDITIVE)
+    session.connection().exec_driver_sql(
+        f"INSERT INTO analytics_rollup ({names}) SELECT {names} FROM {staging} "  # noqa: S608
+        f"ORDER BY grain, dim, metric, bucket, dim_key "
+        f"ON CONFLICT (grain, dim, metric, bucket, dim_key) DO UPDATE SET {updates}"
+    )
+    key_types = "%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::varchar[]"
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        with_hist = [i for i in order if i in batch.ttft or i in batch.decode]
+        if not with_hist:
+            return
+        hist_keys = [list(column) for column in zip(*(batch.keys[i] for i in with_hist))]
+        match = "r.grain = u.g AND r.dim = u.d AND r.metric = u.m AND r.bucket = u.b AND r.dim_key = u.k"
+        cursor.execute(
+            f"SELECT u.i, r.ttft_hist, r.decode_hist FROM analytics_rollup r JOIN unnest({key_types}, %s::int[]) "  # noqa: S608
+            f"AS u(g, d, m, b, k, i) ON {match} ORDER BY u.i FOR UPDATE OF r",
+            [*hist_keys, list(range(len(with_hist)))],
+        )
+        ttft: list[bytes | None] = [None] * len(with_hist)
+        decode: list[bytes | None] = [None] * len(with_hist)
+        for position, old_ttft, old_decode in cursor.fetchall():
+            i = with_hist[position]
+            ttft[position] = sketch.merge([old_ttft, batch.ttft.get(i)]) or None
+            decode[position] = sketch.merge([old_decode, batch.decode.get(i)]) or None
+        cursor.execute(
+            f"UPDATE analytics_rollup r SET ttft_hist = u.t, decode_hist = u.c FROM unnest({key_types}, "  # noqa: S608
+            f"%s::bytea[], %s::bytea[]) AS u(g, d, m, b, k, t, c) WHERE {match}",
+            [*hist_keys, ttft, decode],
+        )
 
 
-def write_with_retry(engine: sa.Engine, rows: list[dict[str, Any]], *, entry_ids: Sequence[str] = ()) -> WriteResult:
+def write_with_retry(
+    engine: sa.Engine,
+    rows: list[dict[str, Any]],
+    *,
+    entry_ids: Sequence[str] = (),
+    seen_cache: SeenCache | None = None,
+) -> WriteResult:
     """One transaction; retried on deadlock/serialization failures. Skips stream entries seen before."""
     for attempt in range(5):
         try:
             with Session(engine, expire_on_commit=False) as session, session.begin():
-                result = WriteResult()
+                duplicates = 0
+                batch_rows = rows
                 if entry_ids:
                     fresh = claim_stream_entries(session, entry_ids)
-                    result.duplicate_entries = len(set(entry_ids)) - len(fresh)
-                    rows = [row for row in rows if row.get("_entry") in fresh]
-                clean = [{k: v for k, v in row.items() if k != "_entry"} for row in rows]
-                written = write_rows(session, clean)
-                written.duplicate_entries = result.duplicate_entries
-                return written
+                    duplicates = len(set(entry_ids)) - len(fresh)
+                    batch_rows = [row for row in rows if row.get("_entry") in fresh]
+                clean = [{k: v for k, v in row.items() if k != "_entry"} for row in batch_rows]
+                written = write_rows(session, clean, seen_cache=seen_cache)
+                written.duplicate_entries = duplicates
+            if seen_cache is not None:
+                seen_cache.remember(written.seen_checked)
+            return written
         except DBAPIError as exc:
             if not _retryable(exc) or attempt == 4:
                 raise

@@ -77,7 +77,7 @@ def _reasons(exc: ValidationError) -> list[dict[str, str]]:
 def validate_events(items: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Accepted events (as dicts) and rejections ({index, errors}); one bad event spares the rest."""
     try:
-        return [event.model_dump() for event in BROWSER_BATCH.validate_python(items)], []
+        return BROWSER_BATCH.dump_python(BROWSER_BATCH.validate_python(items)), []
     except ValidationError:
         pass
     accepted, rejected = [], []
