@@ -146,7 +146,9 @@ def main() -> None:
         final = count(engine)
         with engine.connect() as conn:
             rolled = conn.execute(
-                sa.text("SELECT sum(count) FROM analytics_rollup WHERE grain='h' AND dim='all' AND metric NOT LIKE '%:%'")
+                sa.text(
+                    "SELECT sum(count) FROM analytics_rollup WHERE grain='h' AND dim='all' AND metric NOT LIKE '%:%'"
+                )
             ).scalar_one()
         engine.dispose()
     finally:

@@ -138,6 +138,15 @@ class Batch:
         row = self.sums[i]
         return {name: int(row[j]) if name in INTEGER_COLUMNS else float(row[j]) for j, name in enumerate(ADDITIVE)}
 
+    def value_rows(self, order: Sequence[int]) -> list[list[int | float]]:
+        """The sums of the keys in `order` as Python numbers (integers where the column is one)."""
+        sums = self.sums[list(order)]
+        columns = [
+            sums[:, j].astype(np.int64).tolist() if name in INTEGER_COLUMNS else sums[:, j].tolist()
+            for j, name in enumerate(ADDITIVE)
+        ]
+        return [list(row) for row in zip(*columns)]
+
     def sorted_order(self) -> list[int]:
         return sorted(range(len(self.keys)), key=self.keys.__getitem__)
 
@@ -173,6 +182,8 @@ def compute(rows: Sequence[dict[str, Any]]) -> Batch:
             main, count_only = [], []
             for dim, dim_key in dimensions(kind, adapter, vendor):
                 for grain, bucket in (("h", hour), ("d", day)):
+                    if grain == "h" and dim == DIM_ADAPTER_GPU:
+                        continue  # adapter x vendor is kept per day only (the public fact, creators' views)
                     main.append(key_id((grain, dim, kind, bucket, dim_key)))
                     if dim != DIM_ADAPTER_GPU:  # per-kind metrics (page_view:home, error:oom...) count only
                         count_only += [key_id((grain, dim, metric, bucket, dim_key)) for metric in extra]

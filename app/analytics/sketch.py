@@ -56,9 +56,10 @@ def from_values(values: Sequence[float]) -> bytes:
 
 
 def merge(blobs: Iterable[bytes | None]) -> bytes:
-    parts = [decode(blob) for blob in blobs if blob]
-    if not parts:
-        return b""
+    present = [blob for blob in blobs if blob]
+    if len(present) <= 1:
+        return present[0] if present else b""
+    parts = [decode(blob) for blob in present]
     cat = np.concatenate(parts)
     indexes, inverse = np.unique(cat["i"], return_inverse=True)
     counts = np.bincount(inverse, weights=cat["c"]).astype(np.uint64)

@@ -55,7 +55,6 @@ class WriteResult:
     stored: int = 0
     dropped_opted_out: int = 0
     duplicate_entries: int = 0
-    new_seen: list[rollups.SeenKey] = dataclasses.field(default_factory=list)
     seen_checked: set[rollups.SeenKey] = dataclasses.field(default_factory=set)
 
 
@@ -119,9 +118,8 @@ def write_rows(session: Session, rows: list[dict[str, Any]], *, seen_cache: Seen
     _append_events(session, rows)
     batch = rollups.compute(rows)
     candidates = seen_cache.unknown(batch.seen) if seen_cache is not None else batch.seen
-    result.new_seen = _insert_seen(session, candidates)
+    batch.add_counts(_insert_seen(session, candidates))
     result.seen_checked = candidates
-    batch.add_counts(rollups.active_counts(result.new_seen))
     _apply_rollups(session, batch)
     result.stored = len(rows)
     return result
@@ -142,9 +140,50 @@ def _copy_field(value: Any) -> str:
     return str(value)
 
 
+# Placeholders for the fast path: field and row separators, NULL, and the bytea hex prefix.
+_FIELD, _ROW, _NULL, _HEX = "\x1f", "\x1e", "\x1d", "\x1c"
+_UNSAFE = ("\t", "\n", "\r", "\\")
+
+
+def _fast_field(value: Any, stamps: dict[datetime, str]) -> str:
+    if isinstance(value, datetime):
+        text = stamps.get(value)
+        if text is None:
+            text = stamps[value] = value.isoformat()
+        return text
+    if isinstance(value, bytes):
+        return _HEX + value.hex()
+    if isinstance(value, dict):
+        return to_json(value).decode()
+    return str(value)
+
+
+def _copy_text(rows: Iterable[Sequence[Any]]) -> str:
+    """Rows in COPY text format. Validated values hold no tab, newline or backslash: join with
+    placeholder characters, check the whole text once, then swap the placeholders in; if the
+    check fails (it should not), escape field by field instead."""
+    rows = list(rows)
+    stamps: dict[datetime, str] = {}
+    text = _ROW.join(
+        _FIELD.join([v if v.__class__ is str else _NULL if v is None else _fast_field(v, stamps) for v in row])
+        for row in rows
+    )
+    # Structure is safe when no value added a separator (counts match); values are pattern-checked
+    # identifiers, enumerations and numbers, so no control character reaches here from a client.
+    expected_fields = sum(len(row) - 1 for row in rows)
+    if (
+        not any(char in text for char in _UNSAFE)
+        and text.count(_FIELD) == expected_fields
+        and text.count(_ROW) == len(rows) - 1
+    ):
+        text = text.replace(_FIELD, "\t").replace(_ROW, "\n").replace(_NULL, "\\N").replace(_HEX, "\\\\x")
+        return text + "\n"
+    return "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
+
+
 def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     raw = session.connection().connection.driver_connection
-    text = "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
+    text = _copy_text(rows)
     with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         copy.write(text.encode())
 
@@ -169,25 +208,30 @@ def _pg_staging(session: Session, table: str) -> str:
 _SEEN_NAMES = ("day", "dim", "dim_key", "subject_kind", "subject")
 
 
-def _insert_seen(session: Session, seen: set[rollups.SeenKey]) -> list[rollups.SeenKey]:
+def _insert_seen(session: Session, seen: set[rollups.SeenKey]) -> dict[rollups.RollupKey, int]:
+    """Insert first sightings; returns the daily active counters they add."""
     if not seen:
-        return []
+        return {}
     ordered = sorted(seen)
     if _is_postgres(session):
         staging = _pg_staging(session, "analytics_seen")
         _copy(session, staging, _SEEN_NAMES, ordered)
         names = ", ".join(_SEEN_NAMES)
         result = session.connection().exec_driver_sql(
-            f"INSERT INTO analytics_seen ({names}) SELECT {names} FROM {staging} ORDER BY {names} "  # noqa: S608
-            f"ON CONFLICT DO NOTHING RETURNING {names}"
+            f"WITH new AS (INSERT INTO analytics_seen ({names}) SELECT {names} FROM {staging} "  # noqa: S608
+            f"ORDER BY {names} ON CONFLICT DO NOTHING RETURNING day, dim, dim_key, subject_kind) "
+            "SELECT day, dim, dim_key, subject_kind, count(*) FROM new GROUP BY day, dim, dim_key, subject_kind"
         )
-        return [(_utc(day), *rest) for day, *rest in result]
+        return {
+            ("d", dim, rollups.ACTIVE_SESSIONS if kind == "s" else rollups.ACTIVE_USERS, _utc(day), key): int(n)
+            for day, dim, key, kind, n in result
+        }
     stmt = _insert(session, SEEN).on_conflict_do_nothing().returning(*(SEEN.c[name] for name in _SEEN_NAMES))
     new: list[rollups.SeenKey] = []
     for start in range(0, len(ordered), _CHUNK):
         chunk = [dict(zip(_SEEN_NAMES, key)) for key in ordered[start : start + _CHUNK]]
         new += [(_utc(row[0]), *row[1:]) for row in session.execute(stmt, chunk)]
-    return new
+    return rollups.active_counts(new)
 
 
 def _utc(value: datetime) -> datetime:
@@ -238,7 +282,7 @@ def _apply_rollups_pg(session: Session, batch: rollups.Batch, order: list[int]) 
     """The generic path's result with COPY into a staging table and set-based statements."""
     staging = _pg_staging(session, "analytics_rollup")
     columns = (*ROLLUP_PK, *rollups.ADDITIVE)
-    _copy(session, staging, columns, ((*batch.keys[i], *batch.columns(i).values()) for i in order))
+    _copy(session, staging, columns, ((*batch.keys[i], *values) for i, values in zip(order, batch.value_rows(order))))
     names = ", ".join(columns)
     updates = ", ".join(f"{name} = analytics_rollup.{name} + EXCLUDED.{name}" for name in rollups.ADDITIVE)
     session.connection().exec_driver_sql(
