@@ -4,7 +4,7 @@ import reflex as rx
 
 from app.analytics import lifecycle as analytics_lifecycle
 from app.models import ALL_TABLES
-from app.pages import home, placeholders, selftest
+from app.pages import analytics, home, placeholders, selftest
 from app.routes import build_api
 from app.startup import on_startup
 
@@ -15,5 +15,5 @@ app = rx.App(api_transformer=build_api())
 app.register_lifespan_task(on_startup)
 app.register_lifespan_task(analytics_lifecycle.lifespan)
 
-for module in (home, selftest, placeholders):
+for module in (home, selftest, placeholders, analytics):
     module.add_pages(app)

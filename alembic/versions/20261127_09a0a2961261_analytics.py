@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('v', sa.SmallInteger(), nullable=False),
     sa.Column('session_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('adapter_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('adapter_id', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
     sa.Column('gpu_vendor', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('gpu_architecture', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('browser', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),

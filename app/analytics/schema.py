@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, 
 SCHEMA_VERSION = 1
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
-ADAPTER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+ADAPTER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"  # catalog slugs are 1-80 of [a-z0-9-]
 GPU_ARCHITECTURE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,31}$"
 APP_VERSION_PATTERN = r"^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}(?:[-+][0-9A-Za-z.]{1,20})?$"
 
@@ -147,7 +147,7 @@ ByteCount = Annotated[int, Field(ge=0, le=MAX_BYTES)]
 class _Event(BaseModel):
     """The context every event carries."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True, str_max_length=64)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True, str_max_length=80)
 
     v: Literal[1] = Field(description="Schema version the sender speaks.")
     adapter_id: AdapterId | None = None

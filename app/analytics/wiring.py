@@ -7,7 +7,8 @@ so wiring them is a few lines in this file.
 
 from __future__ import annotations
 
-from typing import Protocol
+import dataclasses
+from typing import Any, Protocol
 
 from sqlmodel import Session
 from starlette.requests import Request
@@ -52,6 +53,26 @@ def client_key(request: Request) -> str:
 
 def user_id_of(request: Request) -> int | None:
     """The signed-in user behind a request, from the server-side session (never from the body)."""
+    return None
+
+
+_ROLE_ORDER = {"user": 0, "creator": 1, "admin": 2}
+
+
+@dataclasses.dataclass(frozen=True)
+class Viewer:
+    """Who is looking at a dashboard, as the server resolved it."""
+
+    user_id: int
+    role: str
+
+    def at_least(self, role: str) -> bool:
+        return _ROLE_ORDER.get(self.role, -1) >= _ROLE_ORDER[role]
+
+
+def viewer_of_state(state: Any) -> Viewer | None:
+    """The signed-in user behind a Reflex event, from the session cookie of the event's websocket
+    (accounts' guard fills this in; until then nobody is signed in, so dashboards stay closed)."""
     return None
 
 

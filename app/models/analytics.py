@@ -32,7 +32,7 @@ class AnalyticsEvent(SQLModel, table=True):
     v: int = Field(sa_type=sa.SmallInteger)
     session_id: str | None = Field(default=None, max_length=64)
     user_id: int | None = Field(default=None, index=True)
-    adapter_id: str | None = Field(default=None, max_length=64)
+    adapter_id: str | None = Field(default=None, max_length=80)
     gpu_vendor: str = Field(max_length=16)
     gpu_architecture: str | None = Field(default=None, max_length=32)
     browser: str = Field(max_length=16)

@@ -41,7 +41,7 @@ MALFORMED = [
     ("session_id", {"session_id": "has spaces in it, clearly"}),
     ("session_id", {"session_id": ...}),
     ("adapter_id", {"adapter_id": "../../etc/passwd"}),
-    ("adapter_id", {"adapter_id": "x" * 65}),
+    ("adapter_id", {"adapter_id": "x" * 81}),
     ("gpu_vendor", {"gpu_vendor": "NVIDIA Corporation GeForce RTX 4090"}),
     ("gpu_architecture", {"gpu_architecture": "Ampere With Spaces"}),
     ("browser", {"browser": "Mozilla/5.0 (X11; Linux x86_64)"}),

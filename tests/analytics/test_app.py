@@ -1,0 +1,45 @@
+"""The analytics route and writer inside the real app (`reflex run --env prod`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from tests.analytics.factory import event
+from tests.support import migrations
+from tests.support.app_server import AppServer
+
+
+def _count(db: Path) -> int:
+    engine = sa.create_engine(f"sqlite:///{db}", poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM analytics_event")).scalar_one()
+
+
+def test_real_app_writes_everything_it_accepted_on_clean_shutdown(tmp_path: Path) -> None:
+    """The lifespan task starts the writer with the app and drains the queue when it stops."""
+    data = tmp_path / "data"
+    data.mkdir()
+    db = data / "lorastudio.db"
+    migrations.upgrade(f"sqlite:///{db}")
+    # A writer that would wait a minute before writing: only the shutdown flush can store these.
+    server = AppServer(data_dir=data, env={"ANALYTICS_FLUSH_INTERVAL_S": "60", "ANALYTICS_FLUSH_MAX_EVENTS": "100000"})
+    server.start()
+    try:
+        sent = 0
+        for i in range(20):
+            batch = [event(session_id=f"app-session-{i:03d}-xxxxx") for _ in range(25)]
+            response = httpx.post(f"{server.url}/api/v1/events", json={"events": batch}, timeout=10)
+            assert response.status_code == 202, response.text
+            sent += response.json()["accepted"]
+        for path in ("/admin/analytics", "/creator/analytics"):
+            assert httpx.get(f"{server.url}{path}", timeout=10, follow_redirects=True).status_code == 200
+        time.sleep(0.5)
+        assert _count(db) == 0  # still queued
+    finally:
+        server.stop()
+    assert server.process is not None and server.process.returncode is not None
+    assert _count(db) == sent == 500, server.log_tail()
