@@ -94,6 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--batch", type=int, default=20_000, help="events per write (the writer's batch)")
     args = parser.parse_args()
     if not services.postgres_reachable():
         raise SystemExit("needs PostgreSQL")
@@ -107,7 +108,7 @@ def main() -> None:
         batch: list[dict] = []
         for row in events(args.events, rng):
             batch.append(row)
-            if len(batch) == 5000:
+            if len(batch) == args.batch:
                 store.write_with_retry(engine, batch, seen_cache=seen)
                 batch = []
         if batch:

@@ -59,13 +59,12 @@ def merge(blobs: Iterable[bytes | None]) -> bytes:
     present = [blob for blob in blobs if blob]
     if len(present) <= 1:
         return present[0] if present else b""
-    parts = [decode(blob) for blob in present]
-    cat = np.concatenate(parts)
+    cat = np.frombuffer(b"".join(present), dtype=_DTYPE)  # one array for all parts
     indexes, inverse = np.unique(cat["i"], return_inverse=True)
-    counts = np.bincount(inverse, weights=cat["c"]).astype(np.uint64)
-    if counts.size and counts.max() > np.iinfo(np.uint32).max:
+    counts = np.bincount(inverse, weights=cat["c"])
+    if counts.max() > np.iinfo(np.uint32).max:
         raise OverflowError("histogram bucket count beyond uint32")
-    return encode(indexes, counts)
+    return encode(indexes, counts.astype(np.uint32))
 
 
 def total(blob: bytes | None) -> int:
