@@ -56,6 +56,7 @@ class EventQueue(Protocol):
     def ack(self, envelopes: list[Envelope]) -> None: ...
     def backlog(self) -> int: ...
     def wake(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class MemoryQueue:
@@ -95,6 +96,9 @@ class MemoryQueue:
     def wake(self) -> None:
         with self._cond:
             self._cond.notify_all()
+
+    def close(self) -> None:
+        """Nothing held outside this process."""
 
 
 class RedisStreamQueue:
@@ -175,6 +179,15 @@ class RedisStreamQueue:
 
     def wake(self) -> None:
         """A blocked read returns within its (short) block time."""
+
+    def close(self) -> None:
+        """Leave the consumer group once nothing of ours is pending (the group would keep the name)."""
+        try:
+            pending = self.client.xpending_range(self.key, self.GROUP, "-", "+", 1, consumername=self.consumer)
+            if not pending:
+                self.client.xgroup_delconsumer(self.key, self.GROUP, self.consumer)
+        except redis.RedisError:
+            log.warning("analytics: could not leave the Redis consumer group", exc_info=True)
 
 
 class Writer:
@@ -273,6 +286,7 @@ class Writer:
                 backoff = min(backoff * 2, 10)
                 continue
             if draining and handled == 0:
+                self.queue.close()
                 return
             if not draining and self.maintenance is not None:
                 try:
