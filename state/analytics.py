@@ -6,13 +6,16 @@ admins see the whole site, creators only the adapters they own. A date range is 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, ClassVar
 
 import reflex as rx
 
 from app.analytics import queries, wiring
+from app.analytics.schema import ADAPTER_ID_PATTERN, GpuVendor
 from app.db import session_scope
+from app.settings import get_settings
 
 DEFAULT_DAYS = 30
 TABLES = ("activity", "top_adapters", "performance_by_adapter", "performance_by_gpu", "errors", "capability_gaps")
@@ -183,3 +186,29 @@ class CreatorAnalyticsState(AnalyticsView):
     @rx.event
     def export(self, table: str) -> Any:
         return self._export(table)
+
+
+class TypicalSpeedState(rx.State):
+    """ "Typical speed on devices like yours" for an adapter page (public; aggregates only).
+
+    The page's engine component knows the visitor's GPU vendor (WebGPU adapter info) and calls
+    `show(adapter_id, vendor)`; nothing else about the device is sent.
+    """
+
+    text: str = ""
+
+    @rx.event
+    def show(self, adapter_id: str, vendor: str) -> None:
+        self.text = ""
+        if not re.match(ADAPTER_ID_PATTERN, str(adapter_id)) or str(vendor) not in GpuVendor.__members__:
+            return
+        with session_scope() as session:
+            fact = queries.performance_fact(
+                session, adapter_id=adapter_id, gpu_vendor=vendor, min_samples=get_settings().analytics_min_samples
+            )
+        if fact is not None:
+            name = "Apple" if vendor == "apple" else vendor.upper() if vendor in ("amd", "arm") else vendor.title()
+            self.text = (
+                f"Typical speed on {name} GPUs: {fact.median_decode_tps:.0f} tokens/s "
+                f"(median of {fact.samples} answers, last {fact.days} days)"
+            )
