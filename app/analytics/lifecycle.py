@@ -7,8 +7,10 @@ import contextlib
 import logging
 import threading
 import time
+import tomllib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -16,13 +18,24 @@ from sqlmodel import Session
 
 from app.analytics import store, wiring
 from app.analytics.pipeline import Envelope, EventQueue, MemoryQueue, RedisStreamQueue, Writer
-from app.analytics.schema import ANY_EVENT
+from app.analytics.schema import ANY_EVENT, SCHEMA_VERSION
 from app.cache import get_cache
 from app.db import get_engine
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("lorastudio.analytics")
 PURGE_EVERY_S = 3600
+
+
+def _app_version() -> str:
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        return tomllib.loads(pyproject.read_text())["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "0.0.0"
+
+
+APP_VERSION = _app_version()
 
 
 class Pipeline:
@@ -119,7 +132,9 @@ def record_server_event(event: BaseModel | dict, *, user_id: int | None = None) 
     """
     if not wiring.analytics_enabled():
         return
-    data = event.model_dump() if isinstance(event, BaseModel) else event
+    data = event.model_dump() if isinstance(event, BaseModel) else dict(event)
+    data.setdefault("v", SCHEMA_VERSION)
+    data.setdefault("app_version", APP_VERSION)
     validated = ANY_EVENT.validate_python(data).model_dump()
     envelope = Envelope(received_at=datetime.now(UTC), user_id=user_id, events=[validated])
     pipeline = current()

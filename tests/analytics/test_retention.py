@@ -79,8 +79,10 @@ def test_without_a_running_writer_server_events_are_written_at_once(
 ) -> None:
     lifecycle.stop()
     monkeypatch.setattr("app.analytics.lifecycle.get_engine", lambda: db_engine)
-    lifecycle.record_server_event({"v": 1, "type": "sign_up", "method": "oidc", "app_version": "0.1.0"}, user_id=5)
+    lifecycle.record_server_event({"type": "sign_up", "method": "oidc"}, user_id=5)  # version and app version filled in
     assert count(db_engine) == 1
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT app_version FROM analytics_event")).scalar_one() == lifecycle.APP_VERSION
 
 
 @pytest.mark.parametrize("seed", range(5))
