@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from app.analytics import rollups, sketch
+from app.analytics.schema import GpuVendor
 from app.models.analytics import AnalyticsRollup
 
 R = AnalyticsRollup.__table__
@@ -122,19 +123,71 @@ def _where(grain: str, dim: str, start: datetime, end: datetime, keys: list[str]
     return clauses
 
 
-def _counts_by_day_metric(
-    session: Session, *, dr: DateRange, dim: str, keys: list[str] | None, metrics: Sequence[str] | None = None
+def _as_date(bucket: datetime) -> date:
+    return (bucket if bucket.tzinfo else bucket.replace(tzinfo=UTC)).astimezone(UTC).date()
+
+
+def _daily_counts(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None
 ) -> dict[tuple[date, str], int]:
-    start, end = dr.bounds
-    clauses = _where("d", dim, start, end, keys)
-    if metrics is not None:
-        clauses.append(R.c.metric.in_(list(metrics)))
-    query = sa.select(R.c.bucket, R.c.metric, sa.func.sum(R.c.count)).where(*clauses).group_by(R.c.bucket, R.c.metric)
+    """Every metric's count per day for the scope: one query behind activity, errors and gaps."""
+    dim, keys = _scope(adapter_ids)
+    if keys == []:
+        return {}
+    start, end = date_range.bounds
+    query = (
+        sa.select(R.c.bucket, R.c.metric, sa.func.sum(R.c.count))
+        .where(*_where("d", dim, start, end, keys))
+        .group_by(R.c.bucket, R.c.metric)
+    )
     return {(_as_date(bucket), metric): int(total) for bucket, metric, total in session.execute(query)}
 
 
-def _as_date(bucket: datetime) -> date:
-    return (bucket if bucket.tzinfo else bucket.replace(tzinfo=UTC)).astimezone(UTC).date()
+def _totals(counts: dict[tuple[date, str], int]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for (_day, metric), value in counts.items():
+        totals[metric] += value
+    return totals
+
+
+_ACTIVITY = {
+    rollups.ACTIVE_USERS: "active_users",
+    rollups.ACTIVE_SESSIONS: "active_sessions",
+    GENERATION: "chats",
+    "engine_init": "model_loads",
+    "page_view": "page_views",
+    "error": "errors",
+}
+
+
+def _activity(counts: dict[tuple[date, str], int], date_range: DateRange) -> list[DailyActivity]:
+    out = []
+    for day in date_range.days():
+        row = DailyActivity(day)
+        for metric, field in _ACTIVITY.items():
+            setattr(row, field, counts.get((day, metric), 0))
+        out.append(row)
+    return out
+
+
+def _errors(totals: dict[str, int]) -> list[ErrorRate]:
+    operations = sum(totals.get(name, 0) for name in OPERATIONS)
+    rows = [
+        ErrorRate(kind=metric.removeprefix("error:"), count=count, rate=count / operations if operations else 0.0)
+        for metric, count in totals.items()
+        if metric.startswith("error:")
+    ]
+    return sorted(rows, key=lambda row: (-row.count, row.kind))
+
+
+def _gaps(totals: dict[str, int]) -> tuple[list[CapabilityGap], int]:
+    checks = totals.get("capability_check", 0)
+    rows = [
+        CapabilityGap(capability=metric.split(":", 1)[1], count=count, share=count / checks if checks else 0.0)
+        for metric, count in totals.items()
+        if metric.startswith("capability_missing:")
+    ]
+    return sorted(rows, key=lambda row: (-row.count, row.capability)), checks
 
 
 def activity(
@@ -145,80 +198,92 @@ def activity(
     For a set of adapters, active users/sessions are summed per adapter (someone using two of
     them counts twice); the whole-site figures are exact distinct counts.
     """
-    dim, keys = _scope(adapter_ids)
-    if keys == []:
-        return [DailyActivity(day) for day in date_range.days()]
-    metrics = {
-        rollups.ACTIVE_USERS: "active_users",
-        rollups.ACTIVE_SESSIONS: "active_sessions",
-        GENERATION: "chats",
-        "engine_init": "model_loads",
-        "page_view": "page_views",
-        "error": "errors",
-    }
-    counts = _counts_by_day_metric(session, dr=date_range, dim=dim, keys=keys, metrics=list(metrics))
-    out = []
-    for day in date_range.days():
-        row = DailyActivity(day)
-        for metric, field in metrics.items():
-            setattr(row, field, counts.get((day, metric), 0))
-        out.append(row)
-    return out
+    return _activity(_daily_counts(session, date_range=date_range, adapter_ids=adapter_ids), date_range)
+
+
+def error_rates(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
+) -> list[ErrorRate]:
+    return _errors(_totals(_daily_counts(session, date_range=date_range, adapter_ids=adapter_ids)))
+
+
+def capability_gaps(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
+) -> tuple[list[CapabilityGap], int]:
+    """What failed capability checks lacked, and how many checks there were."""
+    return _gaps(_totals(_daily_counts(session, date_range=date_range, adapter_ids=adapter_ids)))
+
+
+_GENERATION_COLUMNS = (
+    R.c.dim_key,
+    R.c.metric,
+    R.c.count,
+    R.c.ok_count,
+    R.c.out_tokens_sum,
+    R.c.prefill_n,
+    R.c.prefill_sum,
+    R.c.ttft_hist,
+    R.c.decode_hist,
+)
+
+
+def _rows(
+    session: Session, *, date_range: DateRange, dim: str, keys: list[str] | None, metrics: Sequence[str]
+) -> list[Any]:
+    start, end = date_range.bounds
+    clauses = [*_where("d", dim, start, end, keys), R.c.metric.in_(list(metrics))]
+    return list(session.execute(sa.select(*_GENERATION_COLUMNS).where(*clauses)))
+
+
+def _top(rows: list[Any], limit: int) -> list[AdapterUsage]:
+    usage: dict[str, AdapterUsage] = {}
+    for row in rows:
+        item = usage.setdefault(row.dim_key, AdapterUsage(row.dim_key, 0, 0, 0, 0))
+        if row.metric == GENERATION:
+            item.chats += row.count
+            item.completed += row.ok_count
+            item.output_tokens += row.out_tokens_sum
+        else:
+            item.lora_loads += row.count
+    return sorted(usage.values(), key=lambda row: (-row.chats, -row.lora_loads, row.adapter_id))[:limit]
+
+
+def _performance(rows: list[Any], group_of: Any = None) -> list[Performance]:
+    """Per group (the row's key, or `group_of(key)`): counts, mean prefill, TTFT/decode p50 and p90."""
+    rows = [row for row in rows if row.metric == GENERATION]
+    groups = [row.dim_key if group_of is None else group_of(row.dim_key) for row in rows]
+    ttft = sketch.grouped_quantiles(groups, [row.ttft_hist for row in rows], (0.5, 0.9))
+    decode = sketch.grouped_quantiles(groups, [row.decode_hist for row in rows], (0.5, 0.9))
+    samples: dict[Any, int] = defaultdict(int)
+    prefill_n: dict[Any, int] = defaultdict(int)
+    prefill_sum: dict[Any, float] = defaultdict(float)
+    for group, row in zip(groups, rows):
+        samples[group] += row.count
+        prefill_n[group] += row.prefill_n
+        prefill_sum[group] += row.prefill_sum
+    out = [
+        Performance(
+            key=group,
+            samples=samples[group],
+            ttft_p50_ms=ttft[group][0],
+            ttft_p90_ms=ttft[group][1],
+            decode_p50_tps=decode[group][0],
+            decode_p90_tps=decode[group][1],
+            prefill_mean_tps=prefill_sum[group] / prefill_n[group] if prefill_n[group] else None,
+        )
+        for group in samples
+    ]
+    return sorted(out, key=lambda row: (-row.samples, row.key))
 
 
 def top_adapters(
     session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None, limit: int = 10
 ) -> list[AdapterUsage]:
-    start, end = date_range.bounds
     keys = None if adapter_ids is None else sorted(set(adapter_ids))
     if keys == []:
         return []
-    clauses = _where("d", rollups.DIM_ADAPTER, start, end, keys)
-    clauses.append(R.c.metric.in_([GENERATION, "lora_load"]))
-    query = (
-        sa.select(
-            R.c.dim_key, R.c.metric, sa.func.sum(R.c.count), sa.func.sum(R.c.ok_count), sa.func.sum(R.c.out_tokens_sum)
-        )
-        .where(*clauses)
-        .group_by(R.c.dim_key, R.c.metric)
-    )
-    usage: dict[str, AdapterUsage] = {}
-    for key, metric, count, ok, tokens in session.execute(query):
-        row = usage.setdefault(key, AdapterUsage(key, 0, 0, 0, 0))
-        if metric == GENERATION:
-            row.chats, row.completed, row.output_tokens = int(count), int(ok), int(tokens)
-        else:
-            row.lora_loads = int(count)
-    ranked = sorted(usage.values(), key=lambda row: (-row.chats, -row.lora_loads, row.adapter_id))
-    return ranked[:limit]
-
-
-def _performance(
-    session: Session, *, grain: str, dim: str, start: datetime, end: datetime, keys: list[str] | None
-) -> dict[str, Performance]:
-    clauses = _where(grain, dim, start, end, keys)
-    clauses.append(R.c.metric == GENERATION)
-    query = sa.select(R.c.dim_key, R.c.count, R.c.prefill_n, R.c.prefill_sum, R.c.ttft_hist, R.c.decode_hist).where(
-        *clauses
-    )
-    groups: dict[str, list[Any]] = defaultdict(list)
-    for row in session.execute(query):
-        groups[row.dim_key].append(row)
-    out = {}
-    for key, rows in groups.items():
-        ttft = sketch.merge(row.ttft_hist for row in rows)
-        decode = sketch.merge(row.decode_hist for row in rows)
-        prefill_n = sum(row.prefill_n for row in rows)
-        out[key] = Performance(
-            key=key,
-            samples=sum(row.count for row in rows),
-            ttft_p50_ms=sketch.quantile(ttft, 0.5),
-            ttft_p90_ms=sketch.quantile(ttft, 0.9),
-            decode_p50_tps=sketch.quantile(decode, 0.5),
-            decode_p90_tps=sketch.quantile(decode, 0.9),
-            prefill_mean_tps=sum(row.prefill_sum for row in rows) / prefill_n if prefill_n else None,
-        )
-    return out
+    rows = _rows(session, date_range=date_range, dim=rollups.DIM_ADAPTER, keys=keys, metrics=(GENERATION, "lora_load"))
+    return _top(rows, limit)
 
 
 def performance_by_adapter(
@@ -227,118 +292,49 @@ def performance_by_adapter(
     keys = None if adapter_ids is None else sorted(set(adapter_ids))
     if keys == []:
         return []
-    start, end = date_range.bounds
-    perf = _performance(session, grain="d", dim=rollups.DIM_ADAPTER, start=start, end=end, keys=keys)
-    return sorted(perf.values(), key=lambda row: (-row.samples, row.key))
+    return _performance(
+        _rows(session, date_range=date_range, dim=rollups.DIM_ADAPTER, keys=keys, metrics=(GENERATION,))
+    )
 
 
 def performance_by_gpu(
     session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
 ) -> list[Performance]:
     """By GPU vendor: whole site, or (for a creator) only the generations on their adapters."""
-    start, end = date_range.bounds
     if adapter_ids is None:
-        perf = _performance(session, grain="d", dim=rollups.DIM_GPU, start=start, end=end, keys=None)
-        return sorted(perf.values(), key=lambda row: (-row.samples, row.key))
-    owned = set(adapter_ids)
+        return _performance(
+            _rows(session, date_range=date_range, dim=rollups.DIM_GPU, keys=None, metrics=(GENERATION,))
+        )
+    owned = sorted(set(adapter_ids))
     if not owned:
         return []
-    clauses = _where("d", rollups.DIM_ADAPTER_GPU, start, end, None)
-    clauses.append(R.c.metric == GENERATION)
-    clauses.append(sa.or_(*(R.c.dim_key.startswith(f"{adapter}|", autoescape=True) for adapter in sorted(owned))))
-    query = sa.select(R.c.dim_key, R.c.count, R.c.prefill_n, R.c.prefill_sum, R.c.ttft_hist, R.c.decode_hist).where(
-        *clauses
-    )
-    by_vendor: dict[str, list[Any]] = defaultdict(list)
-    for row in session.execute(query):
-        adapter, _, vendor = row.dim_key.rpartition("|")
-        if adapter in owned:
-            by_vendor[vendor].append(row)
-    out = []
-    for vendor, rows in by_vendor.items():
-        ttft = sketch.merge(row.ttft_hist for row in rows)
-        decode = sketch.merge(row.decode_hist for row in rows)
-        prefill_n = sum(row.prefill_n for row in rows)
-        out.append(
-            Performance(
-                key=vendor,
-                samples=sum(row.count for row in rows),
-                ttft_p50_ms=sketch.quantile(ttft, 0.5),
-                ttft_p90_ms=sketch.quantile(ttft, 0.9),
-                decode_p50_tps=sketch.quantile(decode, 0.5),
-                decode_p90_tps=sketch.quantile(decode, 0.9),
-                prefill_mean_tps=sum(row.prefill_sum for row in rows) / prefill_n if prefill_n else None,
-            )
-        )
-    return sorted(out, key=lambda row: (-row.samples, row.key))
-
-
-def _metric_totals(
-    session: Session,
-    *,
-    date_range: DateRange,
-    dim: str,
-    keys: list[str] | None,
-    prefix: str | None = None,
-    metrics: Sequence[str] = (),
-) -> dict[str, int]:
-    start, end = date_range.bounds
-    clauses = _where("d", dim, start, end, keys)
-    conditions = [R.c.metric.in_(list(metrics))] if metrics else []
-    if prefix:
-        conditions.append(R.c.metric.startswith(prefix))
-    clauses.append(sa.or_(*conditions))
-    query = sa.select(R.c.metric, sa.func.sum(R.c.count)).where(*clauses).group_by(R.c.metric)
-    return {metric: int(total) for metric, total in session.execute(query)}
-
-
-def error_rates(
-    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
-) -> list[ErrorRate]:
-    dim, keys = _scope(adapter_ids)
-    if keys == []:
-        return []
-    totals = _metric_totals(session, date_range=date_range, dim=dim, keys=keys, prefix="error:", metrics=OPERATIONS)
-    operations = sum(totals.get(name, 0) for name in OPERATIONS)
-    rows = [
-        ErrorRate(kind=metric.removeprefix("error:"), count=count, rate=count / operations if operations else 0.0)
-        for metric, count in totals.items()
-        if metric.startswith("error:")
-    ]
-    return sorted(rows, key=lambda row: (-row.count, row.kind))
-
-
-def capability_gaps(
-    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
-) -> tuple[list[CapabilityGap], int]:
-    """What failed capability checks lacked, and how many checks there were."""
-    dim, keys = _scope(adapter_ids)
-    if keys == []:
-        return [], 0
-    totals = _metric_totals(
-        session, date_range=date_range, dim=dim, keys=keys, prefix="capability_missing:", metrics=("capability_check",)
-    )
-    checks = totals.get("capability_check", 0)
-    rows = [
-        CapabilityGap(capability=metric.split(":", 1)[1], count=count, share=count / checks if checks else 0.0)
-        for metric, count in totals.items()
-        if metric.startswith("capability_missing:")
-    ]
-    return sorted(rows, key=lambda row: (-row.count, row.capability)), checks
+    keys = [rollups.adapter_gpu_key(adapter, vendor.value) for adapter in owned for vendor in GpuVendor]
+    rows = _rows(session, date_range=date_range, dim=rollups.DIM_ADAPTER_GPU, keys=keys, metrics=(GENERATION,))
+    return _performance(rows, group_of=lambda key: key.rpartition("|")[2])
 
 
 def dashboard(
     session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None, top: int = 10
 ) -> Dashboard:
-    """Everything the admin dashboard (adapter_ids=None) or a creator's view shows."""
-    gaps, checks = capability_gaps(session, date_range=date_range, adapter_ids=adapter_ids)
+    """Everything the admin dashboard (adapter_ids=None) or a creator's view shows, in three queries."""
+    counts = _daily_counts(session, date_range=date_range, adapter_ids=adapter_ids)
+    totals = _totals(counts)
+    keys = None if adapter_ids is None else sorted(set(adapter_ids))
+    adapter_rows = (
+        []
+        if keys == []
+        else _rows(
+            session, date_range=date_range, dim=rollups.DIM_ADAPTER, keys=keys, metrics=(GENERATION, "lora_load")
+        )
+    )
+    gaps, checks = _gaps(totals)
     return Dashboard(
         date_range=date_range,
-        activity=activity(session, date_range=date_range, adapter_ids=adapter_ids),
-        top_adapters=top_adapters(session, date_range=date_range, adapter_ids=adapter_ids, limit=top),
-        performance_by_adapter=performance_by_adapter(session, date_range=date_range, adapter_ids=adapter_ids),
+        activity=_activity(counts, date_range),
+        top_adapters=_top(adapter_rows, top),
+        performance_by_adapter=_performance(adapter_rows),
         performance_by_gpu=performance_by_gpu(session, date_range=date_range, adapter_ids=adapter_ids),
-        errors=error_rates(session, date_range=date_range, adapter_ids=adapter_ids),
+        errors=_errors(totals),
         capability_gaps=gaps,
         capability_checks=checks,
     )

@@ -98,3 +98,34 @@ def within_tolerance(approx: float | None, exact: float | None) -> bool:
     if exact < MIN_VALUE:
         return approx == 0.0
     return abs(approx - exact) <= RELATIVE_ACCURACY * exact * (1 + 1e-9)
+
+
+def grouped_quantiles(
+    groups: Sequence[object], blobs: Sequence[bytes | None], qs: Sequence[float]
+) -> dict[object, list[float | None]]:
+    """Merge the histograms of each group and read quantiles `qs`, all groups at once (vectorised:
+    the cost does not grow with the number of groups). Same rank definition as `quantile`."""
+    names = list(dict.fromkeys(groups))
+    out: dict[object, list[float | None]] = {name: [None] * len(qs) for name in names}
+    present = [(name, blob) for name, blob in zip(groups, blobs) if blob]
+    if not present:
+        return out
+    position = {name: i for i, name in enumerate(names)}
+    lengths = np.fromiter((len(blob) // _DTYPE.itemsize for _, blob in present), dtype=np.int64, count=len(present))
+    group_ids = np.repeat(np.fromiter((position[name] for name, _ in present), np.int64, len(present)), lengths)
+    cat = np.frombuffer(b"".join(blob for _, blob in present), dtype=_DTYPE)
+    combined, inverse = np.unique(group_ids * 65536 + (cat["i"].astype(np.int64) + 32768), return_inverse=True)
+    counts = np.bincount(inverse, weights=cat["c"]).astype(np.int64)
+    group_of = combined // 65536
+    bucket_of = combined % 65536 - 32768
+    cumulative = np.cumsum(counts)
+    starts = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]])
+    ends = np.r_[starts[1:], len(group_of)]
+    before = np.r_[0, cumulative[:-1]][starts]
+    totals = cumulative[ends - 1] - before
+    for j, q in enumerate(qs):
+        ranks = np.floor(q * (totals - 1)).astype(np.int64)
+        hits = np.searchsorted(cumulative, before + ranks, side="right")
+        for g, hit in zip(group_of[starts], hits):
+            out[names[int(g)]][j] = bucket_value(int(bucket_of[hit]))
+    return out
