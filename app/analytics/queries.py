@@ -214,43 +214,37 @@ def capability_gaps(
     return _gaps(_totals(_daily_counts(session, date_range=date_range, adapter_ids=adapter_ids)))
 
 
-_GENERATION_COLUMNS = (
-    R.c.dim_key,
-    R.c.metric,
-    R.c.count,
-    R.c.ok_count,
-    R.c.out_tokens_sum,
-    R.c.prefill_n,
-    R.c.prefill_sum,
-    R.c.ttft_hist,
-    R.c.decode_hist,
-)
+_PERFORMANCE_COLUMNS = (R.c.dim_key, R.c.count, R.c.prefill_n, R.c.prefill_sum, R.c.ttft_hist, R.c.decode_hist)
 
 
-def _rows(
-    session: Session, *, date_range: DateRange, dim: str, keys: list[str] | None, metrics: Sequence[str]
-) -> list[Any]:
+def _generation_rows(session: Session, *, date_range: DateRange, dim: str, keys: list[str] | None) -> list[Any]:
+    """Daily generation rows with their histograms (one per key and day)."""
     start, end = date_range.bounds
-    clauses = [*_where("d", dim, start, end, keys), R.c.metric.in_(list(metrics))]
-    return list(session.execute(sa.select(*_GENERATION_COLUMNS).where(*clauses)))
+    clauses = [*_where("d", dim, start, end, keys), R.c.metric == GENERATION]
+    return list(session.execute(sa.select(*_PERFORMANCE_COLUMNS).where(*clauses)))
 
 
-def _top(rows: list[Any], limit: int) -> list[AdapterUsage]:
+def _top(session: Session, *, date_range: DateRange, keys: list[str] | None, limit: int) -> list[AdapterUsage]:
+    start, end = date_range.bounds
+    query = (
+        sa.select(
+            R.c.dim_key, R.c.metric, sa.func.sum(R.c.count), sa.func.sum(R.c.ok_count), sa.func.sum(R.c.out_tokens_sum)
+        )
+        .where(*_where("d", rollups.DIM_ADAPTER, start, end, keys), R.c.metric.in_([GENERATION, "lora_load"]))
+        .group_by(R.c.dim_key, R.c.metric)
+    )
     usage: dict[str, AdapterUsage] = {}
-    for row in rows:
-        item = usage.setdefault(row.dim_key, AdapterUsage(row.dim_key, 0, 0, 0, 0))
-        if row.metric == GENERATION:
-            item.chats += row.count
-            item.completed += row.ok_count
-            item.output_tokens += row.out_tokens_sum
+    for key, metric, count, ok, tokens in session.execute(query):
+        item = usage.setdefault(key, AdapterUsage(key, 0, 0, 0, 0))
+        if metric == GENERATION:
+            item.chats, item.completed, item.output_tokens = int(count), int(ok), int(tokens)
         else:
-            item.lora_loads += row.count
+            item.lora_loads = int(count)
     return sorted(usage.values(), key=lambda row: (-row.chats, -row.lora_loads, row.adapter_id))[:limit]
 
 
 def _performance(rows: list[Any], group_of: Any = None) -> list[Performance]:
     """Per group (the row's key, or `group_of(key)`): counts, mean prefill, TTFT/decode p50 and p90."""
-    rows = [row for row in rows if row.metric == GENERATION]
     groups = [row.dim_key if group_of is None else group_of(row.dim_key) for row in rows]
     ttft = sketch.grouped_quantiles(groups, [row.ttft_hist for row in rows], (0.5, 0.9))
     decode = sketch.grouped_quantiles(groups, [row.decode_hist for row in rows], (0.5, 0.9))
@@ -280,10 +274,7 @@ def top_adapters(
     session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None, limit: int = 10
 ) -> list[AdapterUsage]:
     keys = None if adapter_ids is None else sorted(set(adapter_ids))
-    if keys == []:
-        return []
-    rows = _rows(session, date_range=date_range, dim=rollups.DIM_ADAPTER, keys=keys, metrics=(GENERATION, "lora_load"))
-    return _top(rows, limit)
+    return [] if keys == [] else _top(session, date_range=date_range, keys=keys, limit=limit)
 
 
 def performance_by_adapter(
@@ -292,9 +283,7 @@ def performance_by_adapter(
     keys = None if adapter_ids is None else sorted(set(adapter_ids))
     if keys == []:
         return []
-    return _performance(
-        _rows(session, date_range=date_range, dim=rollups.DIM_ADAPTER, keys=keys, metrics=(GENERATION,))
-    )
+    return _performance(_generation_rows(session, date_range=date_range, dim=rollups.DIM_ADAPTER, keys=keys))
 
 
 def performance_by_gpu(
@@ -302,37 +291,27 @@ def performance_by_gpu(
 ) -> list[Performance]:
     """By GPU vendor: whole site, or (for a creator) only the generations on their adapters."""
     if adapter_ids is None:
-        return _performance(
-            _rows(session, date_range=date_range, dim=rollups.DIM_GPU, keys=None, metrics=(GENERATION,))
-        )
+        return _performance(_generation_rows(session, date_range=date_range, dim=rollups.DIM_GPU, keys=None))
     owned = sorted(set(adapter_ids))
     if not owned:
         return []
     keys = [rollups.adapter_gpu_key(adapter, vendor.value) for adapter in owned for vendor in GpuVendor]
-    rows = _rows(session, date_range=date_range, dim=rollups.DIM_ADAPTER_GPU, keys=keys, metrics=(GENERATION,))
+    rows = _generation_rows(session, date_range=date_range, dim=rollups.DIM_ADAPTER_GPU, keys=keys)
     return _performance(rows, group_of=lambda key: key.rpartition("|")[2])
 
 
 def dashboard(
     session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None, top: int = 10
 ) -> Dashboard:
-    """Everything the admin dashboard (adapter_ids=None) or a creator's view shows, in three queries."""
+    """Everything the admin dashboard (adapter_ids=None) or a creator's view shows, in four queries."""
     counts = _daily_counts(session, date_range=date_range, adapter_ids=adapter_ids)
     totals = _totals(counts)
-    keys = None if adapter_ids is None else sorted(set(adapter_ids))
-    adapter_rows = (
-        []
-        if keys == []
-        else _rows(
-            session, date_range=date_range, dim=rollups.DIM_ADAPTER, keys=keys, metrics=(GENERATION, "lora_load")
-        )
-    )
     gaps, checks = _gaps(totals)
     return Dashboard(
         date_range=date_range,
         activity=_activity(counts, date_range),
-        top_adapters=_top(adapter_rows, top),
-        performance_by_adapter=_performance(adapter_rows),
+        top_adapters=top_adapters(session, date_range=date_range, adapter_ids=adapter_ids, limit=top),
+        performance_by_adapter=performance_by_adapter(session, date_range=date_range, adapter_ids=adapter_ids),
         performance_by_gpu=performance_by_gpu(session, date_range=date_range, adapter_ids=adapter_ids),
         errors=_errors(totals),
         capability_gaps=gaps,
