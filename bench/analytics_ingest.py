@@ -157,6 +157,7 @@ def main() -> None:
     rate = total / stored_s
     ratio = rate / base_rate
     print(f"events: {total} in batches of {args.batch}, {args.concurrency} clients, {args.workers} granian workers")
+    print(f"load average after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared machine)")
     print(f"baseline bare batched INSERT:         {base_rate:10.0f} events/s")
     print(f"ingest accepted (HTTP 202):           {total / accept_s:10.0f} events/s")
     print(f"ingest end-to-end (stored + rollups): {rate:10.0f} events/s")
