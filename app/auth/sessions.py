@@ -275,3 +275,19 @@ def make_session_store(*, redis_url: str | None, engine: Engine | None = None) -
 @functools.cache
 def get_session_store() -> SessionStore:
     return make_session_store(redis_url=get_settings().redis_url)
+
+
+def cookie_name() -> str:
+    # The __Host- prefix (HTTPS only) makes the browser refuse the cookie unless it is Secure,
+    # host-only and Path=/, so a sibling subdomain cannot plant or shadow it.
+    return "__Host-ls_session" if get_settings().secure_cookies else "ls_session"
+
+
+def token_from_cookie_header(header: str) -> str | None:
+    """Our session token from a raw Cookie header (what a Reflex event sees of its websocket)."""
+    name = cookie_name()
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name and value:
+            return value.strip('"')
+    return None
