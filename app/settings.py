@@ -140,7 +140,11 @@ class Settings(BaseSettings):
     csp_connect_src: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra origins the browser may fetch (comma-separated)."
     )
-    csp_allow_eval: bool = Field(False, description="Allow 'unsafe-eval' (needed only by rx.call_script).")
+    csp_allow_eval: bool = Field(
+        True,
+        description="Allow 'unsafe-eval': Reflex runs client actions sent by event handlers (rx.toast, "
+        "rx.call_script, rx.set_clipboard returned from a handler) through eval. False is stricter.",
+    )
 
     @field_validator("database_url")
     @classmethod

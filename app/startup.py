@@ -16,3 +16,25 @@ async def on_startup() -> None:
     settings.secret()  # generate and persist the secret key on first start
     if runtime_assets.wasm_dir(settings) is None:
         log.warning("MediaPipe wasm files not found; the engine cannot start until set-up installs them")
+    ensure_first_admin()
+
+
+def ensure_first_admin() -> None:
+    """FIRST_ADMIN_EMAIL/FIRST_ADMIN_PASSWORD: create that admin once, while there is no admin."""
+    settings = get_settings()
+    if not settings.first_admin_email or settings.first_admin_password is None:
+        return
+    from app.auth import accounts
+    from app.db import session_scope
+
+    with session_scope() as db:
+        if accounts.has_admin(db):
+            return
+        try:
+            user = accounts.create_admin(
+                db, email=settings.first_admin_email, password=settings.first_admin_password.get_secret_value()
+            )
+        except accounts.AccountError as exc:
+            log.error("FIRST_ADMIN_EMAIL/FIRST_ADMIN_PASSWORD not used: %s", exc.message)
+            return
+        log.warning("Created the first admin account %s from settings", user.email)

@@ -124,6 +124,12 @@ def get_user(db: Session, user_id: int) -> User | None:
     return db.get(User, user_id)
 
 
+def providers_of(db: Session, user_id: int) -> list[str]:
+    """Names of the sign-in providers linked to this account."""
+    rows = db.exec(select(OIDCIdentity.provider).where(OIDCIdentity.user_id == user_id)).all()
+    return sorted(set(rows))
+
+
 def sign_up(db: Session, *, email: str, password: str, display_name: str) -> User:
     settings = get_settings()
     if not settings.signup_enabled:
