@@ -38,19 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _migrate_if_needed() -> None:
     """Commands work on a fresh install: bring the database to the current schema first."""
-    from pathlib import Path
+    from app.db import migrate
 
-    from alembic.config import Config
-
-    from alembic import command as alembic_command
-    from app.settings import get_settings
-
-    root = Path(__file__).resolve().parents[1]
-    config = Config(str(root / "alembic.ini"))
-    config.set_main_option("script_location", str(root / "alembic"))
-    config.attributes["url"] = get_settings().effective_database_url
-    get_settings().data_dir.mkdir(parents=True, exist_ok=True)
-    alembic_command.upgrade(config, "head")
+    migrate()
 
 
 @command("create-admin", help="Create an admin account, or make an existing account an admin.")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import anyio
+
 from app import runtime_assets
+from app.db import migrate
 from app.settings import get_settings
 
 log = logging.getLogger("lorastudio.startup")
@@ -14,6 +17,7 @@ async def on_startup() -> None:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.secret()  # generate and persist the secret key on first start
+    await anyio.to_thread.run_sync(migrate)
     if runtime_assets.wasm_dir(settings) is None:
         log.warning("MediaPipe wasm files not found; the engine cannot start until set-up installs them")
     ensure_first_admin()

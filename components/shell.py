@@ -50,7 +50,7 @@ def user_slot() -> rx.Component:
         rx.cond(
             SessionState.signed_in,
             signed_in,
-            rx.link(rx.button("Sign in", variant="soft", size="2"), href="/signin", id="signin-link"),
+            rx.button(rx.link("Sign in", href="/signin", id="signin-link"), as_child=True, variant="soft", size="2"),
         ),
         id="user-slot",
     )

@@ -15,9 +15,11 @@ from app.routes.runtime_files import runtime_routes
 def build_api() -> Starlette:
     return Starlette(
         routes=[*auth_routes(), *runtime_routes()],
-        middleware=[
-            Middleware(SecurityHeadersMiddleware),
-            Middleware(CSRFOriginMiddleware),
-            Middleware(APIRateLimitMiddleware),
-        ],
+        middleware=[Middleware(CSRFOriginMiddleware), Middleware(APIRateLimitMiddleware)],
     )
+
+
+def api_transformers() -> list:
+    """For rx.App(api_transformer=...): our routes (Reflex mounts inside them), then the security
+    headers around everything, error pages included."""
+    return [build_api(), SecurityHeadersMiddleware]

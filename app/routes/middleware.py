@@ -15,6 +15,7 @@ import re
 from collections import OrderedDict
 from urllib.parse import urlsplit
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -131,6 +132,14 @@ class SecurityHeadersMiddleware:
                     start = message  # hold the headers until the body (and its inline scripts) is known
                     return
                 await send(finish_headers(message, None))
+                return
+            if message["type"] == "http.response.pathsend" and start is not None:
+                # The server sends the file itself (ASGI pathsend); an HTML page is small: read it
+                # to hash its inline scripts, and send it as a body instead.
+                body = await anyio.Path(message["path"]).read_bytes()
+                await send(finish_headers(start, body if len(body) <= MAX_HASHED_HTML else b""))
+                start = None
+                await send({"type": "http.response.body", "body": body})
                 return
             if message["type"] == "http.response.body" and start is not None:
                 chunks.append(message.get("body", b""))

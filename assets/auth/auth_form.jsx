@@ -67,9 +67,9 @@ export function AuthForm({ action, id, onFailure, children, className, style }) 
       onSubmit={handleSubmit}
       aria-busy={busy ? "true" : "false"}
       className={className}
-      style={style}
+      style={{ width: "100%", ...(style || {}) }}
     >
-      <fieldset disabled={busy} style={{ border: 0, padding: 0, margin: 0, minWidth: 0 }}>
+      <fieldset disabled={busy} style={{ border: 0, padding: 0, margin: 0, minWidth: 0, width: "100%" }}>
         {children}
       </fieldset>
     </form>
