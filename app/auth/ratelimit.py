@@ -8,11 +8,13 @@ does not keep it closed: it reopens at most `window_s` after the last allowed hi
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -123,7 +125,9 @@ class RedisRateLimiter:
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._script = self.client.register_script(_LUA)
         self._url = url
-        self._aclients: dict[int, tuple[aioredis.Redis, object]] = {}
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[aioredis.Redis, object]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def check(self, key: str, rate: Rate, *, mode: Mode = "hit") -> Decision:
         allowed, count, wait = self._script(
@@ -140,13 +144,11 @@ class RedisRateLimiter:
 
     def _async_script(self) -> tuple[aioredis.Redis, object]:
         # One asyncio client per event loop (a redis.asyncio connection is bound to its loop).
-        import asyncio
-
-        loop_id = id(asyncio.get_running_loop())
-        found = self._aclients.get(loop_id)
+        loop = asyncio.get_running_loop()
+        found = self._aclients.get(loop)
         if found is None:
             client = aioredis.Redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2)
-            found = self._aclients[loop_id] = (client, client.register_script(_LUA))
+            found = self._aclients[loop] = (client, client.register_script(_LUA))
         return found
 
     def reset(self, key: str) -> None:
