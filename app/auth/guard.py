@@ -55,6 +55,8 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {}
+SIGN_IN_MESSAGE = "Sign in to continue."
+ROLE_MESSAGE = "You do not have permission to do this."
 _current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("lorastudio_principal", default=None)
 
 
@@ -173,9 +175,9 @@ def _route_wrapper(fn: Callable[..., Any], rule: Rule) -> Callable[..., Any]:
 def route_denial(request: Request, rule: Rule, principal: Principal | None) -> Response:
     if principal is None:
         if web.wants_json(request):
-            return JSONResponse({"ok": False, "error": "Sign in to continue."}, status_code=401)
+            return JSONResponse({"ok": False, "error": SIGN_IN_MESSAGE}, status_code=401)
         return RedirectResponse(web.signin_redirect_url(request.headers.get("referer", "/")), status_code=303)
-    return JSONResponse({"ok": False, "error": "You do not have permission to do this."}, status_code=403)
+    return JSONResponse({"ok": False, "error": ROLE_MESSAGE}, status_code=403)
 
 
 def _deny_event(state: Any, rule: Rule, principal: Principal | None) -> Any:

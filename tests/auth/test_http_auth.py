@@ -99,6 +99,8 @@ def test_session_id_in_the_url_is_ignored(api, db) -> None:
     for query in (f"ls_session={token}", f"session={token}", f"token={token}", f"sid={token}"):
         assert api.get(f"/api/auth/me?{query}").status_code == 401
     assert api.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    api.cookies.set("ls_session", token)  # the same token as a cookie does work
+    assert api.get("/api/auth/me").status_code == 200
 
 
 def test_idle_session_expires(api, db, auth_settings) -> None:
