@@ -26,6 +26,8 @@ from app.auth.ratelimit import get_limiter
 from app.settings import Settings, get_settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since"})
+_VALIDATORS = frozenset({b"etag", b"last-modified", b"cache-control"})
 MAX_HASHED_HTML = 4 * 1024 * 1024
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>", re.S | re.I)
 
@@ -111,10 +113,17 @@ class SecurityHeadersMiddleware:
         settings = get_settings()
         path: str = scope.get("path", "")
         start: Message | None = None
+        if any(k == b"accept" and b"text/html" in v for k, v in scope.get("headers", [])):
+            # A page's CSP lists the hashes of its inline scripts, computed from its body: a 304
+            # has no body, and the browser would take the 304's CSP. Pages are small: always 200.
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k not in _CONDITIONAL]}
         chunks: list[bytes] = []
 
         def finish_headers(message: Message, body: bytes | None) -> Message:
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-security-policy"]
+            drop = {b"content-security-policy"} | (_VALIDATORS if body is not None else set())
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in drop]
+            if body is not None:
+                headers.append((b"cache-control", b"no-cache"))
             present = {k.lower() for k, _ in headers}
             headers += [(k, v) for k, v in static_headers(settings) if k not in present]
             hashes = self._hashes(body) if body is not None else []
