@@ -25,6 +25,7 @@ with warnings.catch_warnings():
     # Authlib prefers the httpx2 package and falls back, with a warning, to httpx (pinned here).
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.integrations.base_client import OAuthError
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
@@ -203,7 +204,7 @@ async def complete(
                 redirect_uri=pending.redirect_uri,
                 headers={"Accept": "application/json"},
             )
-        except OAuth2Error as exc:
+        except (OAuth2Error, OAuthError) as exc:
             code = "oidc_code" if exc.error in {"invalid_grant", "invalid_request"} else "oidc_provider"
             raise OIDCError(code, f"token endpoint: {exc.error} {exc.description or ''}") from None
         except httpx.HTTPError as exc:

@@ -26,18 +26,19 @@ def _provider_buttons() -> rx.Component:
             ),
             rx.foreach(
                 AuthFormState.providers,
-                lambda p: rx.link(
-                    rx.button(
+                # A plain <a>: the browser must really leave for the provider (no client-side routing).
+                lambda p: rx.button(
+                    rx.el.a(
                         rx.icon("key-round", size=16),
                         "Continue with " + p["label"],
-                        variant="outline",
-                        size="3",
-                        width="100%",
+                        href="/auth/oidc/" + p["name"] + "/start?next=" + AuthFormState.next_path.to(str),
+                        id="oidc-" + p["name"],
+                        custom_attrs={"reloadDocument": True},
                     ),
-                    href="/auth/oidc/" + p["name"] + "/start?next=" + AuthFormState.next_path.to(str),
-                    id="oidc-" + p["name"],
+                    as_child=True,
+                    variant="outline",
+                    size="3",
                     width="100%",
-                    underline="none",
                 ),
             ),
             spacing="3",

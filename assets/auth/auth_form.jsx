@@ -5,7 +5,7 @@
 // redirect the server names (a full page load, so the websocket reconnects with the new
 // session cookie) or reports the error through onFailure(message, field). The password never
 // travels through Reflex state or the websocket: only the error message does.
-import React, { useState } from "react";
+import React, { useEffect, useRef, useState } from "react";
 import { getBackendURL } from "$/utils/state";
 import env from "$/env.json";
 
@@ -19,6 +19,15 @@ function endpoint(action) {
 
 export function AuthForm({ action, id, onFailure, children, className, style }) {
   const [busy, setBusy] = useState(false);
+  const focusNext = useRef(null);
+
+  // Focus the field at fault once the fieldset is enabled again (a disabled input cannot take it).
+  useEffect(() => {
+    if (!busy && focusNext.current) {
+      focusNext.current.focus();
+      focusNext.current = null;
+    }
+  }, [busy]);
 
   async function handleSubmit(event) {
     event.preventDefault();
@@ -50,12 +59,12 @@ export function AuthForm({ action, id, onFailure, children, className, style }) 
     } catch (e) {
       failed = "Could not reach the server. Check your connection and try again.";
     }
-    setBusy(false);
     form.querySelectorAll('input[type="password"]').forEach((input) => {
       input.value = "";
     });
     const target = (field && form.elements.namedItem(field)) || form.querySelector("input:not([type=hidden])");
-    if (target && typeof target.focus === "function") target.focus();
+    focusNext.current = target && typeof target.focus === "function" ? target : null;
+    setBusy(false);
     if (onFailure) onFailure(failed, field);
   }
 

@@ -123,53 +123,53 @@ def test_oidc_sign_in_through_the_provider(auth_app, page: Page) -> None:
     expect(page.locator("#user-name")).to_have_text("Alice Liddell")
 
 
-def _capture_callback(page: Page, auth_app) -> list[str]:  # noqa: ANN001
-    """Stop the browser at the app's callback and hand back the URL the provider sent it to."""
-    captured: list[str] = []
+def _watch_provider(page: Page) -> tuple[list[str], list[str]]:
+    """Record the authorization requests the app sends the browser to, and the callbacks."""
+    starts: list[str] = []
+    callbacks: list[str] = []
 
-    def hold(route) -> None:  # noqa: ANN001
-        captured.append(route.request.url)
-        route.abort()
+    def seen(request) -> None:  # noqa: ANN001
+        if "/auth?" in request.url and "client_id=" in request.url:
+            starts.append(request.url)
+        if "/auth/oidc/test/callback" in request.url:
+            callbacks.append(request.url)
 
-    page.route(re.compile(r".*/auth/oidc/test/callback.*"), hold)
-    return captured
+    page.on("request", seen)
+    return starts, callbacks
+
+
+def _state_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["state"][0]
 
 
 def test_oidc_wrong_state_is_refused(auth_app, page: Page) -> None:
-    captured = _capture_callback(page, auth_app)
+    starts, _ = _watch_provider(page)
     page.goto(f"{auth_app.url}/auth/oidc/test/start")
-    idp_sign_in(page, "alice")
-    page.wait_for_timeout(500)
-    assert captured, "the provider did not redirect back"
-    page.unroute(re.compile(r".*/auth/oidc/test/callback.*"))
-    forged = re.sub(r"state=[^&]+", "state=forged-state", captured[0])
-    page.goto(forged)
+    expect(page.get_by_role("heading", name="Test identity provider")).to_be_visible(timeout=TIMEOUT)
+    state = _state_of(starts[-1])
+    page.goto(f"{auth_app.url}/auth/oidc/test/callback?code=some-code&state={state}x&iss={auth_app.idp.issuer}")
     expect(page.locator("#form-error")).to_contain_text("state mismatch", timeout=TIMEOUT)
     expect(page.locator("#signin-link")).to_be_visible()
 
 
 def test_oidc_replayed_code_is_refused(auth_app, page: Page) -> None:
-    captured = _capture_callback(page, auth_app)
+    starts, callbacks = _watch_provider(page)
     page.goto(f"{auth_app.url}/auth/oidc/test/start")
     idp_sign_in(page, "alice")
-    page.wait_for_timeout(500)
-    page.unroute(re.compile(r".*/auth/oidc/test/callback.*"))
-    first = captured[0]
-    page.goto(first)  # used once: signs in
     expect(page.locator("#user-name")).to_have_text("Alice Liddell", timeout=TIMEOUT)
+    first = callbacks[-1]
     old_code = parse_qs(urlsplit(first).query)["code"][0]
 
     # A new attempt from this browser (fresh state), answered with the code that was already used.
     page.context.clear_cookies()
-    starts: list[str] = []
-    page.on("request", lambda request: starts.append(request.url) if "/auth?" in request.url else None)
     page.goto(f"{auth_app.url}/auth/oidc/test/start")
     expect(page.get_by_role("heading", name="Test identity provider")).to_be_visible(timeout=TIMEOUT)
-    state = parse_qs(urlsplit(starts[0]).query)["state"][0]
+    state = _state_of(starts[-1])
     page.goto(f"{auth_app.url}/auth/oidc/test/callback?code={old_code}&state={state}&iss={auth_app.idp.issuer}")
     expect(page.locator("#form-error")).to_contain_text("already used or has expired", timeout=TIMEOUT)
-    page.goto(first)  # the whole old answer again: its attempt is gone
+    page.goto(first)  # the whole first answer again: its attempt is gone
     expect(page.locator("#form-error")).to_contain_text("state mismatch", timeout=TIMEOUT)
+    expect(page.locator("#signin-link")).to_be_visible()
 
 
 def test_oidc_tampered_id_token_is_refused(auth_app, page: Page) -> None:
