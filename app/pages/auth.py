@@ -336,7 +336,11 @@ def admin_users() -> rx.Component:
                 max_width="24em",
                 id="user-search",
             ),
-            rx.text(AdminUsersState.total.to(str) + " accounts", size="2", color_scheme="gray"),
+            rx.text(
+                rx.cond(AdminUsersState.total == 1, "1 account", AdminUsersState.total.to(str) + " accounts"),
+                size="2",
+                color_scheme="gray",
+            ),
             align="center",
             spacing="3",
             width="100%",

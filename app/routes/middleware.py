@@ -165,13 +165,18 @@ class SecurityHeadersMiddleware:
 
 
 class CSRFOriginMiddleware:
-    """Refuses cross-origin state-changing requests to our routes (Reflex's own /_... excluded)."""
+    """Refuses cross-origin state-changing requests to our routes (Reflex's own /_... excluded),
+    and cross-origin reads of the JSON API: Reflex's CORS setting answers any origin with
+    credentials allowed, so a page on another origin must not get to read /api/ with our cookie."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and not scope["path"].startswith("/_"):
+        path = scope.get("path", "")
+        unsafe = scope.get("method") not in SAFE_METHODS and not path.startswith("/_")
+        cross_read = path.startswith("/api/") and scope.get("method") != "OPTIONS"
+        if scope["type"] == "http" and (unsafe or cross_read):
             request = Request(scope)
             if not web.same_origin(request):
                 message = "Cross-site request refused."

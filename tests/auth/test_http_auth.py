@@ -178,6 +178,15 @@ def test_cross_site_posts_are_refused(api, db, headers: dict[str, str]) -> None:
     assert api.get("/api/auth/me").status_code == 200  # still signed in
 
 
+def test_other_origins_cannot_read_the_json_api_with_our_cookie(api, db) -> None:
+    make_user(db, email="read@example.test")
+    sign_in(api, "read@example.test")
+    assert api.get("/api/auth/me", headers={"Origin": "http://127.0.0.1:9999"}).status_code == 403
+    assert api.get("/api/auth/me", headers={"Sec-Fetch-Site": "same-site"}).status_code == 403
+    assert api.get("/api/auth/me", headers=SAME_ORIGIN).status_code == 200
+    assert api.get("/api/auth/me").status_code == 200
+
+
 def test_api_routes_are_rate_limited_with_retry_after(api, db, auth_settings) -> None:
     auth_settings(RATE_LIMIT_API="3/minute")
     assert [api.get("/api/auth/me").status_code for _ in range(3)] == [401, 401, 401]
