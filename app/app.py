@@ -4,16 +4,16 @@ import reflex as rx
 
 from app.analytics import lifecycle as analytics_lifecycle
 from app.models import ALL_TABLES
-from app.pages import analytics, home, placeholders, selftest
-from app.routes import build_api
+from app.pages import analytics, auth, home, placeholders, selftest
+from app.routes import api_transformers
 from app.startup import on_startup
 
 for table in ALL_TABLES:
     rx.ModelRegistry.register(table)
 
-app = rx.App(api_transformer=build_api())
+app = rx.App(api_transformer=api_transformers())
 app.register_lifespan_task(on_startup)
 app.register_lifespan_task(analytics_lifecycle.lifespan)
 
-for module in (home, selftest, placeholders, analytics):
+for module in (home, selftest, placeholders, auth, analytics):
     module.add_pages(app)

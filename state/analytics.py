@@ -1,21 +1,25 @@
 """Dashboards: thin states over app.analytics.queries (rollups only).
 
-Every handler resolves the viewer on the server (wiring.viewer_of_state) before touching data:
-admins see the whole site, creators only the adapters they own. A date range is whole UTC days.
+Every handler is guarded (app.auth.guard.requires): the caller is resolved on the server from the
+session cookie of the event's websocket; admins see the whole site, creators only the adapters
+they own. A date range is whole UTC days.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any
 
 import reflex as rx
 
 from app.analytics import queries, wiring
 from app.analytics.schema import ADAPTER_ID_PATTERN, GpuVendor
+from app.auth.guard import PUBLIC, current_principal, requires
 from app.db import session_scope
+from app.models import Role
 from app.settings import get_settings
+from state.session import SessionState
 
 DEFAULT_DAYS = 30
 TABLES = ("activity", "top_adapters", "performance_by_adapter", "performance_by_gpu", "errors", "capability_gaps")
@@ -39,7 +43,7 @@ def _perf_rows(rows: list[queries.Performance]) -> list[dict[str, Any]]:
     ]
 
 
-class AnalyticsView(rx.State):
+class AnalyticsView(SessionState):
     """What a dashboard shows; the subclasses decide who may see what."""
 
     allowed: bool = False
@@ -56,20 +60,18 @@ class AnalyticsView(rx.State):
     capabilities: list[dict[str, Any]] = []
     capability_checks: int = 0
 
-    _required_role: ClassVar[str] = "admin"
-
     def _adapter_ids(self, viewer: wiring.Viewer) -> list[str] | None:
         return None
 
     def _viewer(self) -> wiring.Viewer | None:
-        viewer = wiring.viewer_of_state(self)
-        if viewer is None or not viewer.at_least(self._required_role):
+        """The caller the guard let in (handlers are guarded; None only if called unguarded)."""
+        viewer = wiring.current_viewer()
+        if viewer is None:
             self.allowed = False
-            self.denied_message = (
-                "Sign in to see analytics." if viewer is None else f"This page needs the {self._required_role} role."
-            )
+            self.denied_message = "Sign in to see analytics."
             self._clear()
             return None
+        self._show(current_principal())
         self.allowed = True
         return viewer
 
@@ -111,7 +113,7 @@ class AnalyticsView(rx.State):
 
     def _set_range(self, form: dict[str, Any]) -> None:
         viewer = self._viewer()
-        if viewer is None:
+        if viewer is None or not isinstance(form, dict):
             return
         start, end = form.get("start", ""), form.get("end", "")
         try:
@@ -141,34 +143,35 @@ class AnalyticsView(rx.State):
 
 
 class AdminAnalyticsState(AnalyticsView):
-    _required_role: ClassVar[str] = "admin"
-
     @rx.event
+    @requires(Role.admin)
     def load(self) -> None:
         self.scope_note = "Whole site"
         self._load()
 
     @rx.event
+    @requires(Role.admin)
     def set_range(self, form: dict[str, Any]) -> None:
         self._set_range(form)
 
     @rx.event
+    @requires(Role.admin)
     def preset(self, days: int) -> None:
         self._preset(days)
 
     @rx.event
+    @requires(Role.admin)
     def export(self, table: str) -> Any:
         return self._export(table)
 
 
 class CreatorAnalyticsState(AnalyticsView):
-    _required_role: ClassVar[str] = "creator"
-
     def _adapter_ids(self, viewer: wiring.Viewer) -> list[str] | None:
         with session_scope() as session:
             return wiring.owned_adapter_ids(session, viewer.user_id)
 
     @rx.event
+    @requires(Role.creator)
     def load(self) -> None:
         self._load()
         if self.allowed:
@@ -176,14 +179,17 @@ class CreatorAnalyticsState(AnalyticsView):
             self.scope_note = "Your adapters" if count else "Your adapters (none used in this range yet)"
 
     @rx.event
+    @requires(Role.creator)
     def set_range(self, form: dict[str, Any]) -> None:
         self._set_range(form)
 
     @rx.event
+    @requires(Role.creator)
     def preset(self, days: int) -> None:
         self._preset(days)
 
     @rx.event
+    @requires(Role.creator)
     def export(self, table: str) -> Any:
         return self._export(table)
 
@@ -198,6 +204,7 @@ class TypicalSpeedState(rx.State):
     text: str = ""
 
     @rx.event
+    @requires(PUBLIC, reason="public aggregate speed for an adapter and a GPU vendor")
     def show(self, adapter_id: str, vendor: str) -> None:
         self.text = ""
         if not re.match(ADAPTER_ID_PATTERN, str(adapter_id)) or str(vendor) not in GpuVendor.__members__:

@@ -113,8 +113,12 @@ class RedisStreamQueue:
         self._length_checked = 0.0
         self._full = False
         self._last_claim = 0.0
+        self._ensure_group()
+
+    def _ensure_group(self) -> None:
+        """Create the stream's consumer group (again, after a Redis restart without persistence)."""
         try:
-            self.client.xgroup_create(key, self.GROUP, id="0", mkstream=True)
+            self.client.xgroup_create(self.key, self.GROUP, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -137,6 +141,16 @@ class RedisStreamQueue:
         pipe.execute()
 
     def take(self, max_events: int, timeout: float) -> list[Envelope]:
+        try:
+            return self._take(max_events, timeout)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            log.warning("analytics: the Redis stream or its group disappeared; recreating it")
+            self._ensure_group()
+            return self._take(max_events, timeout)
+
+    def _take(self, max_events: int, timeout: float) -> list[Envelope]:
         now = time.monotonic()
         entries: list[tuple[bytes, dict[bytes, bytes]]] = []
         if now - self._last_claim > 15:

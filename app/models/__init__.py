@@ -9,9 +9,19 @@ from app.models.analytics import (
     AnalyticsSeen,
     AnalyticsStreamMark,
 )
+from app.models.auth import AuthSession, OIDCIdentity
 from app.models.users import Role, User
 
-ALL_TABLES = [User, AnalyticsEvent, AnalyticsRollup, AnalyticsSeen, AnalyticsPreference, AnalyticsStreamMark]
+ALL_TABLES = [
+    User,
+    AuthSession,
+    OIDCIdentity,
+    AnalyticsEvent,
+    AnalyticsRollup,
+    AnalyticsSeen,
+    AnalyticsPreference,
+    AnalyticsStreamMark,
+]
 
 __all__ = [
     "ALL_TABLES",
@@ -20,6 +30,8 @@ __all__ = [
     "AnalyticsRollup",
     "AnalyticsSeen",
     "AnalyticsStreamMark",
+    "AuthSession",
+    "OIDCIdentity",
     "Role",
     "SQLModel",
     "User",

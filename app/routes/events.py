@@ -4,7 +4,8 @@ Answers 202 with what was accepted and which events were rejected (by index, wit
 events go to a queue and the request never waits on the database. 204 (nothing stored) when
 analytics is off, the browser sends Do Not Track or Global Privacy Control, or the signed-in user
 opted out. 413 for too many events or too many bytes (before or after gunzip), 415 for a body
-that is not JSON or an unknown encoding, 429 past the rate limit, 503 when the writer is behind.
+that is not JSON or an unknown encoding, 503 when the writer is behind. 429 comes from the shared
+JSON API limit (APIRateLimitMiddleware, RATE_LIMIT_API) that covers every /api/ route.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from app.analytics import lifecycle, privacy, wiring
 from app.analytics.pipeline import Envelope, QueueFullError
 from app.analytics.schema import BROWSER_BATCH, BROWSER_EVENT
+from app.auth.guard import PUBLIC, requires
 from app.settings import get_settings
 
 EVENTS_PATH = "/api/v1/events"
@@ -89,16 +91,14 @@ def validate_events(items: list[Any]) -> tuple[list[dict[str, Any]], list[dict[s
     return accepted, rejected
 
 
-async def ingest_events(request: Request, *, limiter: wiring.Limiter) -> Response:
+@requires(PUBLIC, reason="browsers report usage and performance events (ids, counts, timings), signed in or not")
+async def ingest_events(request: Request) -> Response:
     settings = get_settings()
     if not wiring.analytics_enabled():
         return _not_collected("disabled")
     declined = privacy.declined_by_headers(request.headers)
     if declined:
         return _not_collected(declined)
-    retry_after = limiter.hit(wiring.client_key(request))
-    if retry_after is not None:
-        return _error(429, "too many requests", **{"Retry-After": str(max(1, round(retry_after)))})
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         return _error(415, "send application/json")
@@ -142,11 +142,5 @@ async def ingest_events(request: Request, *, limiter: wiring.Limiter) -> Respons
     return JSONResponse({"accepted": len(accepted), "rejected": rejected}, status_code=status, headers=_NO_STORE)
 
 
-def event_routes(*, limiter: wiring.Limiter | None = None) -> list[Route]:
-    """The ingest route; `limiter` defaults to the app's (tests pass a small one)."""
-    chosen = limiter or wiring.ingest_limiter()
-
-    async def endpoint(request: Request) -> Response:
-        return await ingest_events(request, limiter=chosen)
-
-    return [Route(EVENTS_PATH, endpoint, methods=["POST"])]
+def event_routes() -> list[Route]:
+    return [Route(EVENTS_PATH, ingest_events, methods=["POST"])]

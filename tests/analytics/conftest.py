@@ -14,11 +14,6 @@ from app.analytics.pipeline import MemoryQueue
 from app.routes.events import event_routes
 
 
-class NoLimit:
-    def hit(self, key: str) -> float | None:
-        return None
-
-
 @pytest.fixture
 def pipeline(db_engine: sa.Engine) -> Iterator[lifecycle.Pipeline]:
     """The write path (in-process queue) writing to the test database; stopped (drained) after."""
@@ -30,7 +25,7 @@ def pipeline(db_engine: sa.Engine) -> Iterator[lifecycle.Pipeline]:
 
 @pytest.fixture
 def client(pipeline: lifecycle.Pipeline) -> Iterator[TestClient]:
-    app = Starlette(routes=event_routes(limiter=NoLimit()))
+    app = Starlette(routes=event_routes())
     with TestClient(app) as test_client:
         yield test_client
 

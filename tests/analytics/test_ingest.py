@@ -223,23 +223,34 @@ def test_opted_out_user_is_not_recorded(
     assert count(db_engine) == 1
 
 
-def test_rate_limit_is_429_with_retry_after(pipeline: lifecycle.Pipeline) -> None:
-    limiter = wiring.FixedWindowLimiter(limit=3, window_s=60)
-    app = Starlette(routes=event_routes(limiter=limiter))
-    first, second = (f"198.51.{random.randint(0, 255)}.{random.randint(1, 254)}" for _ in range(2))
-    with TestClient(app, client=(first, 5000)) as test_client:
-        statuses = [post(test_client, [event()]).status_code for _ in range(4)]
-        assert statuses == [202, 202, 202, 429]
-        response = post(test_client, [event()])
-        assert response.status_code == 429
-        assert 1 <= int(response.headers["retry-after"]) <= 60
-    with TestClient(app, client=(second if second != first else "203.0.113.1", 5000)) as other_client:
-        assert post(other_client, [event()]).status_code == 202  # another client has its own budget
+def test_rate_limit_is_429_with_retry_after(
+    pipeline: lifecycle.Pipeline, cache_backend: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared JSON API limiter covers the ingest route, per client IP, with or without Redis."""
+    from app.auth import ratelimit
+    from app.routes import build_api
+    from app.settings import Rate, get_settings
+
+    monkeypatch.setattr(get_settings(), "rate_limit_api", Rate(limit=3, window_s=60))
+    monkeypatch.setattr(get_settings(), "redis_url", cache_backend)
+    ratelimit.get_limiter.cache_clear()
+    try:
+        first, second = (f"198.51.{random.randint(0, 255)}.{random.randint(1, 254)}" for _ in range(2))
+        with TestClient(build_api(), client=(first, 5000)) as test_client:
+            statuses = [post(test_client, [event()]).status_code for _ in range(4)]
+            assert statuses == [202, 202, 202, 429]
+            response = post(test_client, [event()])
+            assert response.status_code == 429
+            assert 1 <= int(response.headers["retry-after"]) <= 60
+        with TestClient(build_api(), client=(second if second != first else "203.0.113.1", 5000)) as other:
+            assert post(other, [event()]).status_code == 202  # another client has its own budget
+    finally:
+        ratelimit.get_limiter.cache_clear()
 
 
 def test_writer_not_running_is_503(db_engine: sa.Engine) -> None:
     lifecycle.stop()
-    app = Starlette(routes=event_routes(limiter=wiring.FixedWindowLimiter(limit=100, window_s=60)))
+    app = Starlette(routes=event_routes())
     with TestClient(app) as test_client:
         response = post(test_client, [event()])
     assert response.status_code == 503 and "retry-after" in response.headers

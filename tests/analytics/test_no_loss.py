@@ -15,10 +15,12 @@ from starlette.testclient import TestClient
 from app.analytics import lifecycle
 from app.analytics.pipeline import EventQueue, MemoryQueue, RedisStreamQueue
 from app.routes.events import EVENTS_PATH, event_routes
-from tests.analytics.conftest import NoLimit, count
+from tests.analytics.conftest import count
 from tests.analytics.factory import event
 from tests.support import services
 
+# A Redis database of its own: other suites flush theirs (tests.support.services.REDIS_URL).
+STREAM_REDIS_URL = services.REDIS_URL.rsplit("/", 1)[0] + "/13"
 DB_DELAY_S = 0.02  # every statement
 COMMIT_DELAY_S = 0.25  # every commit
 
@@ -45,10 +47,10 @@ def queue(request: pytest.FixtureRequest) -> Iterator[EventQueue]:
     if request.param == "memory":
         yield MemoryQueue(capacity=1_000_000)
         return
-    if not services.redis_reachable():
-        services.unavailable(f"Redis not reachable at {services.REDIS_URL}")
+    if not services.redis_reachable(STREAM_REDIS_URL):
+        services.unavailable(f"Redis not reachable at {STREAM_REDIS_URL}")
     key = f"test:analytics:{uuid.uuid4().hex}"
-    stream = RedisStreamQueue(services.REDIS_URL, capacity=1_000_000, key=key)
+    stream = RedisStreamQueue(STREAM_REDIS_URL, capacity=1_000_000, key=key)
     yield stream
     stream.client.delete(key, stream.counter)
 
@@ -64,7 +66,7 @@ def test_slow_database_clean_shutdown_loses_nothing(
     engine = slow_engine(db_url)
     lifecycle.stop()
     app = Starlette(
-        routes=event_routes(limiter=NoLimit()),
+        routes=event_routes(),
         lifespan=lambda _app: lifecycle.lifespan(engine=engine, queue=queue),
     )
     requests, per_request = 60, 50
@@ -100,15 +102,15 @@ def test_slow_database_clean_shutdown_loses_nothing(
 
 def test_redis_entry_delivered_twice_is_stored_once(db_engine: sa.Engine) -> None:
     """A worker that died after writing but before acknowledging: its entry comes back, once."""
-    if not services.redis_reachable():
-        services.unavailable(f"Redis not reachable at {services.REDIS_URL}")
+    if not services.redis_reachable(STREAM_REDIS_URL):
+        services.unavailable(f"Redis not reachable at {STREAM_REDIS_URL}")
     from datetime import UTC, datetime
 
     from app.analytics import store
     from app.analytics.pipeline import Envelope
 
     key = f"test:analytics:{uuid.uuid4().hex}"
-    stream = RedisStreamQueue(services.REDIS_URL, capacity=1000, key=key)
+    stream = RedisStreamQueue(STREAM_REDIS_URL, capacity=1000, key=key)
     try:
         stream.put(Envelope(received_at=datetime.now(UTC), user_id=None, events=[event(), event("page_view")]))
         [envelope] = stream.take(100, 1.0)
@@ -119,5 +121,13 @@ def test_redis_entry_delivered_twice_is_stored_once(db_engine: sa.Engine) -> Non
         assert count(db_engine) == 2
         stream.ack([envelope])
         assert stream.backlog() == 0 and stream.client.xlen(key) == 0
+        # Redis lost everything (restart without persistence): the queue recreates its group.
+        stream.client.delete(key)
+        stream.put(Envelope(received_at=datetime.now(UTC), user_id=None, events=[event()]))
+        stream.client.delete(key)
+        assert stream.take(100, 0.1) == []
+        stream.put(Envelope(received_at=datetime.now(UTC), user_id=None, events=[event()]))
+        [again_envelope] = stream.take(100, 1.0)
+        assert again_envelope.events[0]["type"] == "generation_finished"
     finally:
         stream.client.delete(key, stream.counter)
