@@ -35,6 +35,29 @@ ADAPTERS = [f"adapter-{i:02d}" for i in range(50)]
 VENDORS = ["nvidia", "amd", "intel", "apple", "qualcomm", "arm", "google", "unknown"]
 
 
+KEPT_DB = "lorastudio_bench_dashboard"
+
+
+def _database(keep: bool) -> tuple[str, bool]:
+    """A fresh database, or with --keep the kept one (reused when it is already seeded)."""
+    if not keep:
+        return services.create_postgres_database(), False
+    admin = sa.create_engine(services.POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    url = str(
+        sa.engine.make_url(services.POSTGRES_ADMIN_URL).set(database=KEPT_DB).render_as_string(hide_password=False)
+    )
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": KEPT_DB}).first()
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{KEPT_DB}"'))
+            return url, False
+    with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as conn:
+        seeded = conn.execute(sa.text("SELECT to_regclass('analytics_event') IS NOT NULL")).scalar_one()
+        if seeded and conn.execute(sa.text("SELECT count(*) FROM analytics_event")).scalar_one():
+            return url, True
+    return url, False
+
+
 def events(n: int, rng: random.Random):
     """Rows as the route would hand them to the writer (already validated), oldest first."""
     sessions = ["".join(rng.choices(string.ascii_letters, k=22)) for _ in range(n // 25)]
@@ -103,25 +126,30 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--batch", type=int, default=20_000, help="events per write (the writer's batch)")
+    parser.add_argument(
+        "--keep", action="store_true", help=f"keep the seeded database ({KEPT_DB}) and reuse it next time"
+    )
     args = parser.parse_args()
     if not services.postgres_reachable():
         raise SystemExit("needs PostgreSQL")
-    url = services.create_postgres_database()
+    url, reuse = _database(args.keep)
     engine = sa.create_engine(url)
     try:
-        migrations.upgrade(url)
-        rng = random.Random(3)
-        seen = store.SeenCache()
-        started = time.perf_counter()
-        batch: list[dict] = []
-        for row in events(args.events, rng):
-            batch.append(row)
-            if len(batch) == args.batch:
+        seeded_s = 0.0
+        if not reuse:
+            migrations.upgrade(url)
+            rng = random.Random(3)
+            seen = store.SeenCache()
+            started = time.perf_counter()
+            batch: list[dict] = []
+            for row in events(args.events, rng):
+                batch.append(row)
+                if len(batch) == args.batch:
+                    store.write_with_retry(engine, batch, seen_cache=seen)
+                    batch = []
+            if batch:
                 store.write_with_retry(engine, batch, seen_cache=seen)
-                batch = []
-        if batch:
-            store.write_with_retry(engine, batch, seen_cache=seen)
-        seeded_s = time.perf_counter() - started
+            seeded_s = time.perf_counter() - started
         with engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
             raw = conn.exec_driver_sql("SELECT count(*) FROM analytics_event").scalar_one()
