@@ -34,7 +34,9 @@ class SettingsError(SystemExit):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_nested_delimiter="__"
+    )
 
     data_dir: Path = Field(Path("data"), description="Where the embedded database, secret key and files live.")
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite file under DATA_DIR.")
@@ -51,6 +53,10 @@ class Settings(BaseSettings):
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://localhost:3000")
     mediapipe_wasm_dir: Path | None = Field(None, description="Override where the runtime's wasm files are read.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    config: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment layer of the run-time keys (app/config/keys.py): CONFIG__SIGNUP_ENABLED=false.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -75,6 +81,13 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @model_validator(mode="after")
+    def _check_config_layer(self) -> Settings:
+        from app.config.keys import parse_env_layer  # local: app.config reads this module
+
+        parse_env_layer(self.config)
+        return self
 
     @model_validator(mode="after")
     def _check_storage(self) -> Settings:
