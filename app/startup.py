@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from app import runtime_assets
+from app.config import get_runtime_config
 from app.settings import get_settings
 
 log = logging.getLogger("lorastudio.startup")
@@ -14,5 +15,6 @@ async def on_startup() -> None:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.secret()  # generate and persist the secret key on first start
+    get_runtime_config().start()  # load overrides now and follow changes made by other workers
     if runtime_assets.wasm_dir(settings) is None:
         log.warning("MediaPipe wasm files not found; the engine cannot start until set-up installs them")

@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from app.config.keys import ConfigKey, dump
-from app.models.base import utcnow
-from app.models.config import ConfigAudit, ConfigOverride
+from app.models.config import ConfigAudit, ConfigOverride, utcnow
 
 
 @dataclass(frozen=True, slots=True)

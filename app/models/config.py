@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel
 
-from app.models.base import utcnow
+
+def utcnow() -> datetime:
+    """Aware UTC: SQLModel's UTCDateTime columns refuse naive datetimes."""
+    return datetime.now(UTC)
 
 
 class ConfigOverride(SQLModel, table=True):

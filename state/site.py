@@ -1,0 +1,22 @@
+"""What every page shows from the run-time configuration: the announcement and maintenance notice."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app.config import get_runtime_config
+
+
+class SiteState(rx.State):
+    banner_text: str = ""
+    banner_link: str = ""
+    maintenance: bool = False
+    maintenance_message: str = ""
+
+    @rx.event
+    def load_site(self) -> None:
+        config = get_runtime_config()
+        self.banner_text = str(config.get("banner.text"))
+        self.banner_link = str(config.get("banner.link"))
+        self.maintenance = bool(config.get("maintenance.enabled"))
+        self.maintenance_message = str(config.get("maintenance.message"))

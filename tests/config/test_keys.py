@@ -1,0 +1,158 @@
+"""Key declarations: each value is parsed by its key's rules, and the environment layer is checked at start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config.keys import RUNTIME_KEYS, ConfigError, build_registry, parse_env_layer
+from app.settings import Settings, SettingsError, load_settings
+from tests.support.app_server import ROOT, reflex_env
+
+REGISTRY = build_registry()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("signup.enabled", "false", False),
+        ("signup.enabled", " On ", True),
+        ("signup.enabled", True, True),
+        ("uploads.max_mb", "128", 128),
+        ("uploads.max_mb", 1, 1),
+        ("generation.temperature", "0", 0.0),
+        ("generation.temperature", 1, 1.0),
+        ("lora.ranks", "16, 4 8,4", (4, 8, 16)),
+        ("lora.ranks", [32], (32,)),
+        ("signup.default_role", "creator", "creator"),
+        ("banner.text", "  New adapters every Friday!  ", "New adapters every Friday!"),
+        ("banner.link", "https://example.org/news?id=1", "https://example.org/news?id=1"),
+        ("banner.link", "/catalog", "/catalog"),
+        ("banner.link", "", ""),
+        ("base_model.entry", "gemma2-2b-it-gpu-int8", "gemma2-2b-it-gpu-int8"),
+    ],
+)
+def test_valid_values_are_parsed(name: str, raw: object, expected: object) -> None:
+    assert REGISTRY[name].parse(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "reason"),
+    [
+        ("signup.enabled", "maybe", "true or false"),
+        ("signup.enabled", 1, "true or false"),
+        ("uploads.max_mb", "12.5", "whole number"),
+        ("uploads.max_mb", 12.5, "whole number"),
+        ("uploads.max_mb", True, "whole number"),
+        ("uploads.max_mb", "0", "between 1 and 1024"),
+        ("uploads.max_mb", 4096, "between 1 and 1024"),
+        ("generation.temperature", "hot", "number"),
+        ("generation.temperature", "nan", "finite"),
+        ("generation.temperature", 2.5, "between 0 and 2"),
+        ("generation.top_k", -1, "between 1 and 100"),
+        ("lora.ranks", "4,5", "5 is not allowed"),
+        ("lora.ranks", "", "at least one"),
+        ("lora.ranks", 4, "list"),
+        ("signup.default_role", "admin", "one of user, creator"),
+        ("banner.text", "x" * 281, "longer than 280"),
+        ("banner.text", "<b>big</b> news", "HTML"),
+        ("banner.text", "<script>alert(1)</script>", "HTML"),
+        ("banner.text", "line\x00break", "control"),
+        ("banner.text", 42, "text"),
+        ("banner.link", "javascript:alert(1)", "http"),
+        ("banner.link", "//evil.example/x", "http"),
+        ("banner.link", "https://ex.org/<x>", "http"),
+        ("maintenance.message", "<img src=x onerror=alert(1)>", "HTML"),
+        ("base_model.entry", "../etc/passwd", "lowercase"),
+    ],
+)
+def test_invalid_values_are_refused_with_a_reason(name: str, raw: object, reason: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        REGISTRY[name].parse(raw)
+    assert info.value.key == name
+    assert reason in info.value.reason
+
+
+def test_the_issue_keys_exist_and_are_run_time_editable() -> None:
+    wanted = {
+        "signup.enabled",
+        "signup.default_role",
+        "uploads.enabled",
+        "uploads.max_mb",
+        "moderation.required",
+        "generation.temperature",
+        "generation.top_k",
+        "generation.max_tokens",
+        "lora.ranks",
+        "base_model.entry",
+        "compare.enabled",
+        "analytics.enabled",
+        "analytics.retention_days",
+        "banner.text",
+        "banner.link",
+        "maintenance.enabled",
+        "maintenance.message",
+    }
+    assert wanted <= {key.name for key in REGISTRY.runtime()}
+    assert any(key.name.startswith("ratelimit.") for key in REGISTRY.runtime())
+
+
+def test_every_setting_is_declared_and_secrets_are_marked() -> None:
+    """A new Settings field shows up in the registry by itself; credential-like ones are secret."""
+    env_keys = {key.name: key for key in REGISTRY if key.setting is not None}
+    assert set(env_keys) == set(Settings.model_fields) - {"config"}
+    assert all(not key.runtime for key in env_keys.values())
+    for name in ("secret_key", "database_url", "redis_url", "s3_secret_access_key", "s3_access_key_id"):
+        assert env_keys[name].secret, name
+    assert not env_keys["log_level"].secret
+
+
+def test_env_only_keys_are_refused_at_run_time() -> None:
+    for name in ("secret_key", "database_url", "log_level"):
+        with pytest.raises(ConfigError, match="environment only"):
+            REGISTRY.editable(name)
+    with pytest.raises(ConfigError, match="unknown key"):
+        REGISTRY.editable("no.such.key")
+
+
+def test_environment_layer_is_typed_and_named_on_error() -> None:
+    assert parse_env_layer({"signup_enabled": "off", "lora_ranks": "8"}) == {
+        "signup.enabled": False,
+        "lora.ranks": (8,),
+    }
+    assert load_settings(config={"generation_top_k": "7"}).config == {"generation_top_k": "7"}
+    with pytest.raises(SettingsError, match="CONFIG__GENERATION_TOP_K: must be between 1 and 100"):
+        load_settings(config={"generation_top_k": "500"})
+    with pytest.raises(SettingsError, match="CONFIG__SIGNUP_OPEN: no such run-time key"):
+        load_settings(config={"signup_open": "true"})
+
+
+def test_environment_layer_from_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("CONFIG__BANNER_TEXT=Hello from .env\n")
+    assert Settings().config == {"banner_text": "Hello from .env"}
+
+
+def test_bad_environment_value_stops_start_up(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import rxconfig"],
+        cwd=ROOT,
+        env=reflex_env(DATA_DIR=str(tmp_path), CONFIG__BANNER_TEXT="<b>hi</b>"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "CONFIG__BANNER_TEXT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_defaults_obey_their_own_rules() -> None:
+    for key in RUNTIME_KEYS:
+        assert key.parse(key.default) == key.default, key.name
