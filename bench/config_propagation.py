@@ -1,10 +1,15 @@
 """Write -> other worker's read: two app workers (separate processes) on the real Redis, N changes.
 
 Baseline measured in the same run: a bare Redis PUBLISH reaching a subscriber in another connection.
-Run: python -m bench.config_propagation [--changes 100] [--db-url URL] [--redis-url URL]
+Run: .venv/bin/python bench/config_propagation.py [--changes 100] [--db-url URL] [--redis-url URL]
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: bench/NAME.py
 
 import argparse
 import statistics

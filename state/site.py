@@ -16,7 +16,7 @@ class SiteState(rx.State):
     @rx.event
     def load_site(self) -> None:
         config = get_runtime_config()
-        self.banner_text = str(config.get("banner.text"))
-        self.banner_link = str(config.get("banner.link"))
-        self.maintenance = bool(config.get("maintenance.enabled"))
-        self.maintenance_message = str(config.get("maintenance.message"))
+        self.banner_text = str(config.values["banner.text"])
+        self.banner_link = str(config.values["banner.link"])
+        self.maintenance = bool(config.values["maintenance.enabled"])
+        self.maintenance_message = str(config.values["maintenance.message"])

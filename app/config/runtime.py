@@ -1,7 +1,8 @@
 """The configuration a worker reads: an in-memory snapshot of every run-time key, kept current.
 
-Reading is `config.get("signup.enabled")`, which is the bound `__getitem__` of the current snapshot
-dict: a dict lookup, nothing more. A change goes through validation, the database (override + audit
+Reading is `config.values["signup.enabled"]` (a read-only view of the current snapshot dict) or
+`config.get("signup.enabled")` (that dict's bound `__getitem__`): a dict lookup, nothing more. A change
+swaps in a whole new dict, so a reader never sees half of one. A change goes through validation, the database (override + audit
 row in one transaction) and then the fan-out; a refused change touches nothing.
 """
 
@@ -98,15 +99,14 @@ class RuntimeConfig:
     # -- reading -----------------------------------------------------------------------------
 
     def _install(self, values: dict[str, object], overridden: frozenset[str], version: int) -> None:
-        snapshot = MappingProxyType(values)
-        self.snapshot: Mapping[str, object] = snapshot
-        self.get = values.__getitem__  # the hot path: one dict lookup through a bound builtin
+        self.values: Mapping[str, object] = MappingProxyType(values)  # the hot path: a dict lookup
+        self.get = values.__getitem__
         self._overridden = overridden
         self.version = version
         self.public = _public(self.registry, values)
 
     def __getitem__(self, name: str) -> object:
-        return self.snapshot[name]
+        return self.values[name]
 
     def source(self, name: str) -> Source:
         if name in self._overridden:
@@ -134,7 +134,7 @@ class RuntimeConfig:
                     )
                     default = dump(_plain_setting(field_default))
             else:
-                value = dump(self.snapshot[key.name])
+                value = dump(self.values[key.name])
                 default = dump(key.default)
             rows.append(
                 Entry(

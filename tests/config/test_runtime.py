@@ -106,14 +106,14 @@ def test_invalid_values_change_nothing_and_audit_nothing(
     config = make_config()
     config.set("banner.text", "Welcome", actor=ADMIN)
     config.set("generation.top_k", 12, actor=ADMIN)
-    before_snapshot, before_version = dict(config.snapshot), config.version
+    before_snapshot, before_version = dict(config.values), config.version
     before_db = _stored(db_engine)
 
     with pytest.raises(ConfigError) as info:
         config.set(name, raw, actor=ADMIN)
 
     assert reason in info.value.reason
-    assert dict(config.snapshot) == before_snapshot and config.version == before_version
+    assert dict(config.values) == before_snapshot and config.version == before_version
     assert _stored(db_engine) == before_db
     assert len(config.audit_log()) == 2
 
