@@ -84,9 +84,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_config_layer(self) -> Settings:
-        from app.config.keys import parse_env_layer  # local: app.config reads this module
+        from app.config.keys import environment_layer  # local: app.config reads this module
 
-        parse_env_layer(self.config)
+        environment_layer(self)
         return self
 
     @model_validator(mode="after")

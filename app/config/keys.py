@@ -1,8 +1,9 @@
 """Every configuration key, declared once: type, default, bounds, description, who may change it.
 
 Two kinds of key live here:
-- run-time keys (`signup.enabled`, ...): built-in default < environment (`CONFIG__SIGNUP_ENABLED`, read
-  through the one settings object) < an override an admin stored in the database;
+- run-time keys (`banner.text`, ...): built-in default < environment (read through the one settings
+  object: `CONFIG__BANNER_TEXT`, or the settings field a key names with `setting=`, whose type and
+  default then come from that field) < an override an admin stored in the database;
 - environment-only keys: the fields of `app.settings.Settings` (database URL, secrets, ...). They are
   listed so the admin page can say where they come from, but they can never change at run time, and
   secrets are never shown or logged.
@@ -15,9 +16,12 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 Kind = Literal["bool", "int", "float", "text", "choice", "int_set", "link", "slug"]
 Source = Literal["default", "env", "override"]
@@ -56,7 +60,7 @@ class ConfigKey:
     public: bool = False
     runtime: bool = True
     secret: bool = False
-    setting: str | None = None  # the Settings field behind an environment-only key
+    setting: str | None = None  # the Settings field behind this key's environment layer
 
     @property
     def env_var(self) -> str:
@@ -66,7 +70,7 @@ class ConfigKey:
 
     @property
     def group(self) -> str:
-        return self.name.split(".", 1)[0] if self.setting is None else "environment"
+        return self.name.split(".", 1)[0] if self.runtime else "environment"
 
     def bounds(self) -> str:
         """The allowed values in words, for the admin page and the CLI."""
@@ -216,6 +220,16 @@ def _key(name: str, kind: Kind, default: object, description: str, **options: ob
     return key
 
 
+def _from_setting(name: str, kind: Kind, setting: str, description: str, **options: object) -> ConfigKey:
+    """A run-time key whose environment layer is an existing settings field (its default is that field's)."""
+    from app.settings import Settings
+
+    field_info = Settings.model_fields[setting]
+    draft = ConfigKey(name, kind, None, description, setting=setting, **options)  # type: ignore[arg-type]
+    default = draft.parse(field_info.get_default(call_default_factory=True))
+    return _key(name, kind, default, description, setting=setting, **options)
+
+
 RUNTIME_KEYS: tuple[ConfigKey, ...] = (
     _key("signup.enabled", "bool", True, "Visitors may create an account.", public=True),
     _key(
@@ -360,12 +374,13 @@ def _is_secret(name: str, annotation: object) -> bool:
 
 
 def _environment_keys() -> list[ConfigKey]:
-    """Every field of the settings object except the run-time keys' own environment layer."""
+    """Every field of the settings object that no run-time key stands on."""
     from app.settings import Settings  # local: settings validates CONFIG__ values through this module
 
+    taken = {"config"} | {key.setting for key in RUNTIME_KEYS if key.setting is not None}
     keys = []
     for name, info in Settings.model_fields.items():
-        if name == "config":
+        if name in taken:
             continue
         keys.append(
             ConfigKey(
@@ -388,9 +403,21 @@ def build_registry() -> Registry:
     return Registry(keys)
 
 
+def environment_layer(settings: Settings) -> dict[str, object]:
+    """The run-time keys' values that the environment sets (CONFIG__* and settings-backed keys)."""
+    values = parse_env_layer(settings.config)
+    for key in RUNTIME_KEYS:
+        if key.setting is not None and key.setting in settings.model_fields_set:
+            try:
+                values[key.name] = key.parse(getattr(settings, key.setting))
+            except ConfigError as exc:
+                raise ValueError(f"{key.env_var}: {exc.reason}") from None
+    return values
+
+
 def parse_env_layer(raw: Mapping[str, str]) -> dict[str, object]:
     """Validate the CONFIG__* environment values; a bad one names its variable."""
-    by_env = {key.env_var[len(ENV_PREFIX) :].lower(): key for key in RUNTIME_KEYS}
+    by_env = {key.env_var[len(ENV_PREFIX) :].lower(): key for key in RUNTIME_KEYS if key.setting is None}
     values: dict[str, object] = {}
     for env_name, text in raw.items():
         key = by_env.get(env_name.lower())

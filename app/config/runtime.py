@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from app.config import store
 from app.config.fanout import DatabasePoll, RedisFanout
-from app.config.keys import ConfigError, ConfigKey, Registry, Source, build_registry, dump, load, parse_env_layer
+from app.config.keys import ConfigError, ConfigKey, Registry, Source, build_registry, dump, environment_layer, load
 from app.config.store import Actor, AuditRecord
 from app.settings import Settings
 
@@ -71,7 +71,7 @@ class RuntimeConfig:
         self.registry: Registry = build_registry()
         self._settings = settings
         self._engine = engine
-        self._env = parse_env_layer(settings.config)
+        self._env = environment_layer(settings)
         self._base = {key.name: self._env.get(key.name, key.default) for key in self.registry.runtime()}
         self._lock = threading.Lock()
         self._overridden: frozenset[str] = frozenset()
@@ -112,9 +112,10 @@ class RuntimeConfig:
         if name in self._overridden:
             return "override"
         key = self.registry.lookup(name)
-        if key.setting is not None:
-            return "env" if key.setting in self._settings.model_fields_set else "default"
-        return "env" if name in self._env else "default"
+        if key.runtime:
+            return "env" if name in self._env else "default"
+        assert key.setting is not None
+        return "env" if key.setting in self._settings.model_fields_set else "default"
 
     def fallback(self, name: str) -> object:
         """What the key would be without its override: env, else default."""
@@ -124,7 +125,8 @@ class RuntimeConfig:
         rows = []
         for key in self.registry:
             secret = key.secret
-            if key.setting is not None:
+            if not key.runtime:
+                assert key.setting is not None
                 current = getattr(self._settings, key.setting)
                 value = None if secret else dump(_plain_setting(current))
                 default = None
