@@ -1,11 +1,18 @@
 """Configuration: typed keys declared once, layered default < environment < run-time override.
 
-`get_runtime_config().get("signup.enabled")` is the hot-path read (a dict lookup). Changes go through
+`get_runtime_config().values["signup.enabled"]` is the hot-path read (a dict lookup). Changes go through
 `RuntimeConfig.set/reset`, which validate, store, audit and fan out to every worker.
 """
 
 from app.config.keys import ConfigError, ConfigKey
-from app.config.runtime import Entry, PublicConfig, RuntimeConfig, get_runtime_config
+from app.config.runtime import (
+    Entry,
+    MaintenanceError,
+    PublicConfig,
+    RuntimeConfig,
+    ensure_writable,
+    get_runtime_config,
+)
 from app.config.store import Actor, AuditRecord
 
 __all__ = [
@@ -14,7 +21,9 @@ __all__ = [
     "ConfigError",
     "ConfigKey",
     "Entry",
+    "MaintenanceError",
     "PublicConfig",
     "RuntimeConfig",
+    "ensure_writable",
     "get_runtime_config",
 ]

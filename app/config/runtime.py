@@ -256,3 +256,18 @@ def get_runtime_config() -> RuntimeConfig:
     from app.settings import get_settings
 
     return RuntimeConfig(settings=get_settings(), engine=get_engine())
+
+
+class MaintenanceError(PermissionError):
+    """Raised by writes to the catalog while maintenance mode is on; `message` is the admin's text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def ensure_writable(config: RuntimeConfig | None = None) -> None:
+    """Call before any catalog write: maintenance mode makes the catalog read-only for everyone."""
+    values = (config or get_runtime_config()).values
+    if values["maintenance.enabled"]:
+        raise MaintenanceError(str(values["maintenance.message"]))

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from app.config import Actor, ConfigError, RuntimeConfig
+from app.config import Actor, ConfigError, MaintenanceError, RuntimeConfig, ensure_writable
 from app.models.config import ConfigAudit, ConfigOverride
 from app.routes.config_public import config_routes
 from app.settings import load_settings
@@ -214,3 +214,12 @@ def test_public_route_answers_304_for_a_matching_etag(make_config: MakeConfig) -
     changed = client.get("/api/v1/config/public", headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
     assert changed.json()["generation.temperature"] == 1.1
+
+
+def test_maintenance_mode_makes_catalog_writes_refuse_with_the_message(make_config: MakeConfig) -> None:
+    config = make_config()
+    ensure_writable(config)  # off by default: nothing raised
+    config.set("maintenance.message", "Back at 18:00", actor=ADMIN)
+    config.set("maintenance.enabled", True, actor=ADMIN)
+    with pytest.raises(MaintenanceError, match="Back at 18:00"):
+        ensure_writable(config)
