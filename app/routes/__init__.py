@@ -3,8 +3,9 @@
 from starlette.applications import Starlette
 
 from app.routes.config_public import config_routes
+from app.routes.files import file_routes
 from app.routes.runtime_files import runtime_routes
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[*runtime_routes(), *config_routes()])
+    return Starlette(routes=[*runtime_routes(), *file_routes(), *config_routes()])
