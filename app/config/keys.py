@@ -57,6 +57,7 @@ class ConfigKey:
     maximum: float | None = None
     choices: tuple[object, ...] = ()
     max_length: int | None = None
+    multiple_of: int | None = None
     public: bool = False
     runtime: bool = True
     secret: bool = False
@@ -81,7 +82,8 @@ class ConfigKey:
         if self.kind == "choice":
             return "one of " + ", ".join(str(choice) for choice in self.choices)
         if self.kind == "int_set":
-            return "one or more of " + ", ".join(str(choice) for choice in self.choices)
+            step = f"multiples of {self.multiple_of} " if self.multiple_of else ""
+            return f"one or more {step}from {_num(self.minimum)} to {_num(self.maximum)}"
         if self.kind == "text":
             return f"plain text, at most {self.max_length} characters"
         if self.kind == "link":
@@ -194,7 +196,10 @@ def _parse_int_set(key: ConfigKey, raw: object) -> tuple[int, ...]:
             if not part.isdigit() or len(part) > 6:
                 raise ConfigError(key.name, "must be a list of whole numbers")
             part = int(part)
-        if part not in key.choices:
+        out_of_range = (key.minimum is not None and part < key.minimum) or (
+            key.maximum is not None and part > key.maximum
+        )
+        if out_of_range or (key.multiple_of and part % key.multiple_of):
             raise ConfigError(key.name, f"{part} is not allowed; {key.bounds()}")
         values.add(part)
     if not values:
@@ -240,13 +245,13 @@ RUNTIME_KEYS: tuple[ConfigKey, ...] = (
         choices=("user", "creator"),
     ),
     _key("uploads.enabled", "bool", True, "Creators may upload adapters.", public=True),
-    _key(
-        "uploads.max_mb",
+    _from_setting(
+        "uploads.max_bytes",
         "int",
-        64,
-        "Largest adapter upload, in MiB.",
-        minimum=1,
-        maximum=1024,
+        "max_adapter_upload_bytes",
+        "Largest adapter upload (file or zip), in bytes.",
+        minimum=1024,
+        maximum=4 * 1024**3,
         public=True,
     ),
     _key(
@@ -278,12 +283,14 @@ RUNTIME_KEYS: tuple[ConfigKey, ...] = (
         maximum=8192,
         public=True,
     ),
-    _key(
+    _from_setting(
         "lora.ranks",
         "int_set",
-        (4, 8, 16),
+        "lora_ranks",
         "LoRA ranks accepted on upload and declared to the engine at start (4, 8 and 16 are verified).",
-        choices=(4, 8, 16, 32, 64),
+        minimum=4,
+        maximum=256,
+        multiple_of=4,
         public=True,
     ),
     _key(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config.keys import RUNTIME_KEYS, ConfigError, build_registry, parse_env_layer
+from app.config.keys import RUNTIME_KEYS, ConfigError, build_registry, environment_layer, parse_env_layer
 from app.settings import Settings, SettingsError, load_settings
 from tests.support.app_server import ROOT, reflex_env
 
@@ -26,8 +26,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ("signup.enabled", "false", False),
         ("signup.enabled", " On ", True),
         ("signup.enabled", True, True),
-        ("uploads.max_mb", "128", 128),
-        ("uploads.max_mb", 1, 1),
+        ("uploads.max_bytes", "1048576", 1048576),
+        ("uploads.max_bytes", 1024, 1024),
         ("generation.temperature", "0", 0.0),
         ("generation.temperature", 1, 1.0),
         ("lora.ranks", "16, 4 8,4", (4, 8, 16)),
@@ -49,16 +49,17 @@ def test_valid_values_are_parsed(name: str, raw: object, expected: object) -> No
     [
         ("signup.enabled", "maybe", "true or false"),
         ("signup.enabled", 1, "true or false"),
-        ("uploads.max_mb", "12.5", "whole number"),
-        ("uploads.max_mb", 12.5, "whole number"),
-        ("uploads.max_mb", True, "whole number"),
-        ("uploads.max_mb", "0", "between 1 and 1024"),
-        ("uploads.max_mb", 4096, "between 1 and 1024"),
+        ("uploads.max_bytes", "12.5", "whole number"),
+        ("uploads.max_bytes", 12.5, "whole number"),
+        ("uploads.max_bytes", True, "whole number"),
+        ("uploads.max_bytes", "0", "between 1024 and 4294967296"),
+        ("uploads.max_bytes", 5 * 1024**3, "between 1024 and 4294967296"),
         ("generation.temperature", "hot", "number"),
         ("generation.temperature", "nan", "finite"),
         ("generation.temperature", 2.5, "between 0 and 2"),
         ("generation.top_k", -1, "between 1 and 100"),
-        ("lora.ranks", "4,5", "5 is not allowed"),
+        ("lora.ranks", "4,6", "6 is not allowed; one or more multiples of 4 from 4 to 256"),
+        ("lora.ranks", "512", "512 is not allowed"),
         ("lora.ranks", "", "at least one"),
         ("lora.ranks", 4, "list"),
         ("signup.default_role", "admin", "one of user, creator"),
@@ -86,7 +87,7 @@ def test_the_issue_keys_exist_and_are_run_time_editable() -> None:
         "signup.enabled",
         "signup.default_role",
         "uploads.enabled",
-        "uploads.max_mb",
+        "uploads.max_bytes",
         "moderation.required",
         "generation.temperature",
         "generation.top_k",
@@ -107,9 +108,10 @@ def test_the_issue_keys_exist_and_are_run_time_editable() -> None:
 
 def test_every_setting_is_declared_and_secrets_are_marked() -> None:
     """A new Settings field shows up in the registry by itself; credential-like ones are secret."""
-    env_keys = {key.name: key for key in REGISTRY if key.setting is not None}
-    assert set(env_keys) == set(Settings.model_fields) - {"config"}
-    assert all(not key.runtime for key in env_keys.values())
+    env_keys = {key.name: key for key in REGISTRY if not key.runtime}
+    standing_on = [key.setting for key in REGISTRY if key.setting is not None]
+    assert sorted(standing_on) == sorted(set(Settings.model_fields) - {"config"})  # each field exactly once
+    assert all(key.setting == key.name for key in env_keys.values())
     for name in ("secret_key", "database_url", "redis_url", "s3_secret_access_key", "s3_access_key_id"):
         assert env_keys[name].secret, name
     assert not env_keys["log_level"].secret
@@ -124,9 +126,9 @@ def test_env_only_keys_are_refused_at_run_time() -> None:
 
 
 def test_environment_layer_is_typed_and_named_on_error() -> None:
-    assert parse_env_layer({"signup_enabled": "off", "lora_ranks": "8"}) == {
+    assert parse_env_layer({"signup_enabled": "off", "banner_text": " Hi "}) == {
         "signup.enabled": False,
-        "lora.ranks": (8,),
+        "banner.text": "Hi",
     }
     assert load_settings(config={"generation_top_k": "7"}).config == {"generation_top_k": "7"}
     with pytest.raises(SettingsError, match="CONFIG__GENERATION_TOP_K: must be between 1 and 100"):
@@ -136,8 +138,21 @@ def test_environment_layer_is_typed_and_named_on_error() -> None:
 
 
 def test_environment_layer_from_env_file(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("CONFIG__BANNER_TEXT=Hello from .env\n")
-    assert Settings().config == {"banner_text": "Hello from .env"}
+    (tmp_path / ".env").write_text("CONFIG__BANNER_TEXT=Hello from .env\nLORA_RANKS=[8, 4]\n")
+    settings = Settings()
+    assert settings.config == {"banner_text": "Hello from .env"}
+    assert environment_layer(settings) == {"banner.text": "Hello from .env", "lora.ranks": (4, 8)}
+
+
+def test_a_key_standing_on_a_setting_takes_its_env_var_and_default() -> None:
+    ranks = REGISTRY["lora.ranks"]
+    assert ranks.env_var == "LORA_RANKS" and ranks.runtime
+    assert ranks.default == tuple(Settings.model_fields["lora_ranks"].get_default(call_default_factory=True))
+    assert "lora_ranks" not in REGISTRY  # not listed a second time as an environment-only key
+    assert environment_layer(load_settings()) == {}
+    assert environment_layer(load_settings(max_adapter_upload_bytes=2048)) == {"uploads.max_bytes": 2048}
+    with pytest.raises(SettingsError, match="MAX_ADAPTER_UPLOAD_BYTES: must be between 1024"):
+        load_settings(max_adapter_upload_bytes=10)
 
 
 def test_bad_environment_value_stops_start_up(tmp_path: Path) -> None:

@@ -94,7 +94,8 @@ def test_env_only_keys_are_refused_and_untouched(make_config: MakeConfig, db_eng
         ("generation.top_k", "lots", "whole number"),  # wrong type
         ("signup.enabled", "perhaps", "true or false"),  # wrong type
         ("generation.temperature", 7, "between 0 and 2"),  # out of bounds
-        ("uploads.max_mb", 0, "between 1 and 1024"),  # out of bounds
+        ("uploads.max_bytes", 0, "between 1024 and"),  # out of bounds
+        ("lora.ranks", "4, 10", "10 is not allowed"),  # out of bounds
         ("signup.colour", "blue", "unknown key"),  # unknown key
         ("banner.text", "A" * 1000, "longer than 280"),  # oversized banner
         ("banner.text", 'Hi <a href="x">there</a>', "HTML"),  # HTML in the banner
@@ -223,3 +224,15 @@ def test_maintenance_mode_makes_catalog_writes_refuse_with_the_message(make_conf
     config.set("maintenance.enabled", True, actor=ADMIN)
     with pytest.raises(MaintenanceError, match="Back at 18:00"):
         ensure_writable(config)
+
+
+def test_a_key_standing_on_a_setting_layers_the_same_way(make_config: MakeConfig) -> None:
+    """LORA_RANKS (the catalog's setting) is the environment layer of the run-time key lora.ranks."""
+    assert make_config().source("lora.ranks") == "default"
+    config = make_config(lora_ranks=[16, 8])
+    assert (config.values["lora.ranks"], config.source("lora.ranks")) == ((8, 16), "env")
+    config.set("lora.ranks", "4", actor=ADMIN)
+    assert (config.values["lora.ranks"], config.source("lora.ranks")) == ((4,), "override")
+    assert config.public.values["lora.ranks"] == [4]
+    config.reset("lora.ranks", actor=ADMIN)
+    assert config.values["lora.ranks"] == (8, 16)
