@@ -1,7 +1,7 @@
 """config
 
 Revision ID: 323e2127ea5e
-Revises: 09d14e198e54
+Revises: fbbad62c0c44
 Create Date: 2026-11-27 02:56:37.291779
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '323e2127ea5e'
-down_revision: str | None = '09d14e198e54'
+down_revision: str | None = 'fbbad62c0c44'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,9 +2,10 @@
 
 from sqlmodel import SQLModel
 
+from app.models.auth import AuthSession, OIDCIdentity
 from app.models.config import ConfigAudit, ConfigOverride
 from app.models.users import Role, User
 
-ALL_TABLES = [User, ConfigOverride, ConfigAudit]
+ALL_TABLES = [User, AuthSession, OIDCIdentity, ConfigOverride, ConfigAudit]
 
-__all__ = ["ALL_TABLES", "ConfigAudit", "ConfigOverride", "Role", "SQLModel", "User"]
+__all__ = ["ALL_TABLES", "AuthSession", "ConfigAudit", "ConfigOverride", "OIDCIdentity", "Role", "SQLModel", "User"]
