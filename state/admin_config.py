@@ -6,7 +6,10 @@ import json
 
 import reflex as rx
 
+from app.auth import guard
 from app.config import Actor, AuditRecord, ConfigError, Entry, get_runtime_config
+from app.models import Role
+from state.session import SessionState
 
 AUDIT_ROWS = 50
 
@@ -55,7 +58,9 @@ def _audit_row(record: AuditRecord) -> dict[str, str]:
     }
 
 
-class AdminConfigState(rx.State):
+class AdminConfigState(SessionState):
+    """Every handler is guarded for admins: a refused caller gets nothing loaded and nothing changed."""
+
     rows: list[dict[str, str]] = []
     env_rows: list[dict[str, str]] = []
     audit: list[dict[str, str]] = []
@@ -75,7 +80,9 @@ class AdminConfigState(rx.State):
         self.audit = [_audit_row(record) for record in config.audit_log(limit=AUDIT_ROWS)]
 
     def _actor(self) -> Actor:
-        return Actor("admin")
+        principal = guard.current_principal()
+        assert principal is not None  # the guard let only an admin in
+        return Actor(f"{principal.display_name} <{principal.email}>", user_id=principal.user_id)
 
     def _change(self, key: str, value: object | None) -> None:
         config = get_runtime_config()
@@ -94,18 +101,24 @@ class AdminConfigState(rx.State):
         self._reload()
 
     @rx.event
+    @guard.requires(Role.admin)
     def load(self) -> None:
+        self._show(guard.current_principal())
         self.message = self.error = self.error_key = ""
         self._reload()
 
     @rx.event
+    @guard.requires(Role.admin)
     def save(self, form: dict[str, str]) -> None:
-        self._change(str(form.get("key", "")), str(form.get("value", "")))
+        fields = form if isinstance(form, dict) else {}
+        self._change(str(fields.get("key", ""))[:64], str(fields.get("value", ""))[:2000])
 
     @rx.event
+    @guard.requires(Role.admin)
     def toggle(self, key: str, checked: bool) -> None:
-        self._change(str(key), bool(checked))
+        self._change(str(key)[:64], checked is True)
 
     @rx.event
+    @guard.requires(Role.admin)
     def reset_key(self, key: str) -> None:
-        self._change(str(key), None)
+        self._change(str(key)[:64], None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from app.auth.guard import PUBLIC, requires
 from app.config import get_runtime_config
 
 
@@ -14,6 +15,7 @@ class SiteState(rx.State):
     maintenance_message: str = ""
 
     @rx.event
+    @requires(PUBLIC, reason="the announcement and maintenance notice every visitor sees")
     def load_site(self) -> None:
         config = get_runtime_config()
         self.banner_text = str(config.values["banner.text"])

@@ -18,12 +18,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 if TYPE_CHECKING:
     from app.settings import Settings
 
-Kind = Literal["bool", "int", "float", "text", "choice", "int_set", "link", "slug"]
+Kind = Literal["bool", "int", "float", "text", "choice", "int_set", "link", "slug", "rate"]
 Source = Literal["default", "env", "override"]
 
 ENV_PREFIX = "CONFIG__"
@@ -31,6 +31,7 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _HTML = re.compile(r"[<>]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MAX_WINDOW_S = 86400
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 _LINK = re.compile(r"^(https?://[^\s/?#<>\"']+[^\s<>\"']*|/(?!/)[^\s<>\"']*)$", re.IGNORECASE)
 # Settings fields whose values can carry credentials even though they are plain strings.
@@ -90,6 +91,8 @@ class ConfigKey:
             return f"empty, a path (/...) or an http(s) URL, at most {self.max_length} characters"
         if self.kind == "slug":
             return "empty or lowercase letters, digits, '.', '_' and '-'"
+        if self.kind == "rate":
+            return f"a rate like 10/minute or 100/3600s: {_num(self.minimum)} to {_num(self.maximum)} per 1 s to 1 day"
         return ""
 
     def parse(self, raw: object) -> object:
@@ -207,6 +210,22 @@ def _parse_int_set(key: ConfigKey, raw: object) -> tuple[int, ...]:
     return tuple(sorted(values))
 
 
+def _parse_rate(key: ConfigKey, raw: object) -> object:
+    from app.settings import Rate
+
+    if isinstance(raw, str):
+        try:
+            raw = Rate.model_validate(raw.strip())
+        except ValueError:
+            raise ConfigError(key.name, "must be a rate like 10/minute, 5/15minutes or 100/3600s") from None
+    if not isinstance(raw, Rate):
+        raise ConfigError(key.name, "must be a rate like 10/minute, 5/15minutes or 100/3600s")
+    if not 1 <= raw.window_s <= _MAX_WINDOW_S:
+        raise ConfigError(key.name, "the window must be between 1 second and 1 day")
+    _check_range(key, raw.limit)
+    return raw
+
+
 _PARSERS = {
     "bool": _parse_bool,
     "int": _parse_int,
@@ -216,6 +235,7 @@ _PARSERS = {
     "int_set": _parse_int_set,
     "link": _parse_link,
     "slug": _parse_slug,
+    "rate": _parse_rate,
 }
 
 
@@ -236,11 +256,17 @@ def _from_setting(name: str, kind: Kind, setting: str, description: str, **optio
 
 
 RUNTIME_KEYS: tuple[ConfigKey, ...] = (
-    _key("signup.enabled", "bool", True, "Visitors may create an account.", public=True),
-    _key(
+    _from_setting(
+        "signup.enabled",
+        "bool",
+        "signup_enabled",
+        "Visitors may create an account (with a password or a sign-in provider).",
+        public=True,
+    ),
+    _from_setting(
         "signup.default_role",
         "choice",
-        "user",
+        "signup_default_role",
         "Role a new account gets. Admin is never handed out by sign-up.",
         choices=("user", "creator"),
     ),
@@ -260,10 +286,26 @@ RUNTIME_KEYS: tuple[ConfigKey, ...] = (
         False,
         "A new adapter version stays hidden until a moderator approves it.",
     ),
-    _key("ratelimit.signin_per_minute", "int", 10, "Sign-in attempts per client per minute.", minimum=1, maximum=1000),
-    _key("ratelimit.signup_per_hour", "int", 20, "Accounts created per client per hour.", minimum=1, maximum=10000),
-    _key("ratelimit.api_per_minute", "int", 600, "API requests per client per minute.", minimum=10, maximum=100000),
-    _key("ratelimit.uploads_per_hour", "int", 30, "Uploads per account per hour.", minimum=1, maximum=1000),
+    _from_setting(
+        "ratelimit.signin", "rate", "rate_limit_signin", "Sign-in attempts per client IP.", minimum=1, maximum=100_000
+    ),
+    _from_setting(
+        "ratelimit.signin_failures",
+        "rate",
+        "rate_limit_signin_failures",
+        "Failed sign-ins per account from browsers it has not seen.",
+        minimum=1,
+        maximum=100_000,
+    ),
+    _from_setting(
+        "ratelimit.signup", "rate", "rate_limit_signup", "Accounts created per client IP.", minimum=1, maximum=100_000
+    ),
+    _from_setting(
+        "ratelimit.password", "rate", "rate_limit_password", "Password changes per account.", minimum=1, maximum=100_000
+    ),
+    _from_setting(
+        "ratelimit.api", "rate", "rate_limit_api", "JSON API requests per user (or IP).", minimum=1, maximum=100_000
+    ),
     _key(
         "generation.temperature",
         "float",
@@ -438,8 +480,12 @@ def parse_env_layer(raw: Mapping[str, str]) -> dict[str, object]:
 
 
 def dump(value: object) -> str:
-    """The stored and audited form of a value: JSON."""
-    return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
+    """The stored and audited form of a value: JSON (a rate as its text, e.g. "10/60s")."""
+    if isinstance(value, tuple):
+        value = list(value)
+    elif isinstance(value, BaseModel):
+        value = str(value)
+    return json.dumps(value, separators=(",", ":"))
 
 
 def load(key: ConfigKey, text: str) -> object:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.auth.guard import PUBLIC, requires
 from app.config import RuntimeConfig, get_runtime_config
 
 _HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
@@ -23,6 +24,7 @@ def _matches(header: str, etag: str) -> bool:
 
 
 def config_routes(config: Callable[[], RuntimeConfig] = get_runtime_config) -> list[Route]:
+    @requires(PUBLIC, reason="what every browser needs: generation defaults, ranks, banner, feature flags")
     async def public_config(request: Request) -> Response:
         public = config().public
         headers = {**_HEADERS, "ETag": public.etag}

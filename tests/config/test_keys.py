@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.config.keys import RUNTIME_KEYS, ConfigError, build_registry, environment_layer, parse_env_layer
-from app.settings import Settings, SettingsError, load_settings
+from app.settings import Rate, Settings, SettingsError, load_settings
 from tests.support.app_server import ROOT, reflex_env
 
 REGISTRY = build_registry()
@@ -38,6 +38,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ("banner.link", "/catalog", "/catalog"),
         ("banner.link", "", ""),
         ("base_model.entry", "gemma2-2b-it-gpu-int8", "gemma2-2b-it-gpu-int8"),
+        ("ratelimit.signin", "5/minute", Rate(limit=5, window_s=60)),
+        ("ratelimit.api", " 1000/3600s ", Rate(limit=1000, window_s=3600)),
     ],
 )
 def test_valid_values_are_parsed(name: str, raw: object, expected: object) -> None:
@@ -73,6 +75,12 @@ def test_valid_values_are_parsed(name: str, raw: object, expected: object) -> No
         ("banner.link", "https://ex.org/<x>", "http"),
         ("maintenance.message", "<img src=x onerror=alert(1)>", "HTML"),
         ("base_model.entry", "../etc/passwd", "lowercase"),
+        ("ratelimit.signin", "lots", "must be a rate like 10/minute"),
+        ("ratelimit.signin", 10, "must be a rate like 10/minute"),
+        ("ratelimit.signin", "0/minute", "must be a rate"),
+        ("ratelimit.signin", "200000/minute", "between 1 and 100000"),
+        ("ratelimit.signup", "10/2days", "must be a rate"),
+        ("ratelimit.signup", "10/90000s", "between 1 second and 1 day"),
     ],
 )
 def test_invalid_values_are_refused_with_a_reason(name: str, raw: object, reason: str) -> None:
@@ -126,10 +134,12 @@ def test_env_only_keys_are_refused_at_run_time() -> None:
 
 
 def test_environment_layer_is_typed_and_named_on_error() -> None:
-    assert parse_env_layer({"signup_enabled": "off", "banner_text": " Hi "}) == {
-        "signup.enabled": False,
+    assert parse_env_layer({"compare_enabled": "off", "banner_text": " Hi "}) == {
+        "compare.enabled": False,
         "banner.text": "Hi",
     }
+    with pytest.raises(ValueError, match="CONFIG__SIGNUP_ENABLED: no such run-time key"):
+        parse_env_layer({"signup_enabled": "off"})  # that key's environment layer is SIGNUP_ENABLED
     assert load_settings(config={"generation_top_k": "7"}).config == {"generation_top_k": "7"}
     with pytest.raises(SettingsError, match="CONFIG__GENERATION_TOP_K: must be between 1 and 100"):
         load_settings(config={"generation_top_k": "500"})
@@ -151,6 +161,10 @@ def test_a_key_standing_on_a_setting_takes_its_env_var_and_default() -> None:
     assert "lora_ranks" not in REGISTRY  # not listed a second time as an environment-only key
     assert environment_layer(load_settings()) == {}
     assert environment_layer(load_settings(max_adapter_upload_bytes=2048)) == {"uploads.max_bytes": 2048}
+    assert environment_layer(load_settings(signup_enabled=False, rate_limit_api="50/minute")) == {
+        "signup.enabled": False,
+        "ratelimit.api": Rate(limit=50, window_s=60),
+    }
     with pytest.raises(SettingsError, match="MAX_ADAPTER_UPLOAD_BYTES: must be between 1024"):
         load_settings(max_adapter_upload_bytes=10)
 

@@ -120,7 +120,7 @@ def test_invalid_values_change_nothing_and_audit_nothing(
 
 
 def test_audit_records_who_when_old_and_new(make_config: MakeConfig) -> None:
-    config = make_config(env={"signup_enabled": "true"})
+    config = make_config(signup_enabled=True)
     started = time.time()
     config.set("signup.enabled", "off", actor=ADMIN)
     config.set("signup.enabled", "on", actor=Actor("cli:root"))
