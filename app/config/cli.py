@@ -11,15 +11,17 @@ import getpass
 import json
 import socket
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
+from app.cli import command
 from app.config.keys import ConfigError
 from app.config.runtime import Entry, RuntimeConfig
 from app.config.store import Actor
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("config", help="read and change the run-time configuration")
+@command("config", help="Read and change the run-time configuration (validated and audited).")
+def _configure(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     commands = parser.add_subparsers(dest="config_command", required=True, metavar="{get,set,reset,list,audit}")
     get = commands.add_parser("get", help="print one key's value and where it comes from")
     get.add_argument("key")
@@ -33,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     audit = commands.add_parser("audit", help="recent changes, newest first")
     audit.add_argument("--limit", type=int, default=20)
     audit.add_argument("--key")
-    parser.set_defaults(func=run)
+    return run
 
 
 def _actor() -> Actor:
@@ -51,7 +53,9 @@ def _shown(entry: Entry) -> str:
 def run(args: argparse.Namespace, *, config: RuntimeConfig | None = None, out: TextIO = sys.stdout) -> int:
     if config is None:
         from app.config.runtime import get_runtime_config
+        from app.db import migrate
 
+        migrate()  # a fresh install works too: bring the database to the current schema first
         config = get_runtime_config()
     try:
         return _run(args, config, out)
