@@ -19,8 +19,10 @@ async def on_startup() -> None:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.secret()  # generate and persist the secret key on first start
-    await anyio.to_thread.run_sync(migrate)
-    get_runtime_config().start()  # load overrides now and follow changes made by other workers
+    try:
+        await anyio.to_thread.run_sync(migrate)
+    finally:
+        get_runtime_config().start()  # load overrides and follow other workers' changes, whatever happened above
     if runtime_assets.wasm_dir(settings) is None:
         log.warning("MediaPipe wasm files not found; the engine cannot start until set-up installs them")
     try:
