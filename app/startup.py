@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from app import runtime_assets
+from app.demo_models import ensure_demo_models
 from app.settings import get_settings
 
 log = logging.getLogger("lorastudio.startup")
@@ -16,3 +18,7 @@ async def on_startup() -> None:
     settings.secret()  # generate and persist the secret key on first start
     if runtime_assets.wasm_dir(settings) is None:
         log.warning("MediaPipe wasm files not found; the engine cannot start until set-up installs them")
+    try:
+        await asyncio.to_thread(ensure_demo_models, settings)
+    except Exception:  # the app is useful without them; the self-test page then reports a 404
+        log.exception("could not generate the demo models for the self-test page")
