@@ -1,9 +1,11 @@
-"""Work done once when the backend starts."""
+"""Work done once when the backend starts, before it serves requests."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from app import runtime_assets
 from app.demo_models import ensure_demo_models
@@ -12,7 +14,9 @@ from app.settings import get_settings
 log = logging.getLogger("lorastudio.startup")
 
 
-async def on_startup() -> None:
+@contextlib.asynccontextmanager
+async def on_startup() -> AsyncIterator[None]:
+    """A context manager, so Reflex finishes it before serving (a plain coroutine runs alongside)."""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.secret()  # generate and persist the secret key on first start
@@ -22,3 +26,4 @@ async def on_startup() -> None:
         await asyncio.to_thread(ensure_demo_models, settings)
     except Exception:  # the app is useful without them; the self-test page then reports a 404
         log.exception("could not generate the demo models for the self-test page")
+    yield
