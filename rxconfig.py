@@ -11,6 +11,7 @@ os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
 
 settings = get_settings()
+settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file and secret key live here
 
 config = rx.Config(
     app_name="app",

@@ -1,9 +1,9 @@
 """Alembic environment: the URL comes from the app's settings, the metadata from app.models."""
 
+from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from alembic import context
 from app.models import SQLModel
 from app.settings import get_settings
 

@@ -13,11 +13,11 @@ import tempfile
 from pathlib import Path
 
 from app import runtime_assets
+from app.mediapipe_format.cli import TINY_LORA_RANKS, write_tiny_set
 from app.settings import Settings
 
 log = logging.getLogger("lorastudio.demo_models")
 
-TINY_LORA_RANKS = (4, 8, 16)
 TINY_FILES = (runtime_assets.TINY_BASE, *(f"tiny-lora-r{rank}.bin" for rank in TINY_LORA_RANKS))
 _MIN_BYTES = 1 << 20  # the runtime rejects (or hangs on) smaller .bin files
 
@@ -43,8 +43,6 @@ def ensure_demo_models(settings: Settings) -> Path:
     missing = missing_demo_models(directory)
     if not missing:
         return directory
-    from app.mediapipe_format.cli import write_tiny_set  # numpy/sentencepiece: import only when needed
-
     directory.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".demo-models-", dir=directory.parent))
     try:

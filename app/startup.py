@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from app import runtime_assets
 from app.demo_models import ensure_demo_models
 from app.settings import get_settings
+from app.storage import get_storage
 
 log = logging.getLogger("lorastudio.startup")
 
@@ -22,6 +23,13 @@ async def on_startup() -> AsyncIterator[None]:
     settings.secret()  # generate and persist the secret key on first start
     if runtime_assets.wasm_dir(settings) is None:
         log.warning("MediaPipe wasm files not found; the engine cannot start until set-up installs them")
+    try:
+        purged = get_storage().purge_staging()
+    except OSError as exc:
+        log.warning("could not clean the upload staging area: %s", exc)
+    else:
+        if purged:
+            log.info("removed %d abandoned upload(s) from staging", purged)
     try:
         await asyncio.to_thread(ensure_demo_models, settings)
     except Exception:  # the app is useful without them; the self-test page then reports a 404

@@ -32,19 +32,10 @@ if str(ROOT) not in sys.path:
 
 from playwright.sync_api import BrowserContext, sync_playwright  # noqa: E402
 
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.app_server import AppServer  # noqa: E402
 
 PACKAGE = ROOT / ".web" / "node_modules" / "@mediapipe" / "tasks-genai"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--enable-unsafe-webgpu",
-]
 PROMPT = "Write a short poem about a lighthouse."
 LORA_RANKS = [4, 8, 16]  # what /selftest declares; the graph depends on it
 TOP_K = 1
@@ -192,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         playwright = stack.enter_context(sync_playwright())
         profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chromium-"))
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=ARGS
+            profile, executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
         )
         stack.callback(context.close)
 

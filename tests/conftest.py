@@ -70,3 +70,24 @@ def app_server(tmp_path_factory: pytest.TempPathFactory):
     server = AppServer(data_dir=tmp_path_factory.mktemp("app-data")).start()
     yield server
     server.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict:
+    """pytest-playwright launches Debian's Chromium (no browser download), WebGPU on."""
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        services.unavailable(f"Chromium not installed at {CHROMIUM} (Debian: apt-get install chromium)")
+    return {"executable_path": CHROMIUM, "headless": True, "args": [*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]}

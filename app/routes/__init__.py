@@ -2,8 +2,9 @@
 
 from starlette.applications import Starlette
 
+from app.routes.files import file_routes
 from app.routes.runtime_files import runtime_routes
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[*runtime_routes()])
+    return Starlette(routes=[*runtime_routes(), *file_routes()])

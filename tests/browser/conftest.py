@@ -13,26 +13,20 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright
 
-CHROMIUM = "/usr/bin/chromium"
-BASE_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-WEBGPU_ARGS = [*BASE_ARGS, "--enable-unsafe-webgpu"]
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.support import services
+
+WEBGPU_ARGS = [*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
 
 
 def launch_chromium(playwright: Playwright, profile: Path, *, webgpu: bool) -> BrowserContext:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+        services.unavailable(f"Chromium not installed at {CHROMIUM} (Debian: apt-get install chromium)")
     return playwright.chromium.launch_persistent_context(
         str(profile),
         executable_path=CHROMIUM,
         headless=True,
-        args=WEBGPU_ARGS if webgpu else BASE_ARGS,
+        args=WEBGPU_ARGS if webgpu else CHROMIUM_ARGS,
         viewport={"width": 1280, "height": 1000},
     )
 

@@ -1,0 +1,38 @@
+"""Run before the server in containers: wait for the database, then migrate to head."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from app.db import get_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_for_database(*, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with get_engine().connect() as conn:
+                conn.execute(sa.text("select 1"))
+            return
+        except sa.exc.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"database not reachable after {timeout_s:.0f}s: {exc.orig}") from None
+            print("waiting for the database...", file=sys.stderr)
+            time.sleep(2)
+
+
+def main() -> None:
+    wait_for_database()
+    command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
+
+
+if __name__ == "__main__":
+    main()
