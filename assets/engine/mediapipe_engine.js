@@ -301,8 +301,8 @@ function checkModelBytes(bytes, what, size = bytes.length) {
   }
 }
 
-/** GET a model file, checking status, Content-Length, size and magic; returns its bytes. */
-async function fetchModelBytes(url, what, onProgress) {
+/** GET a model file and check what the headers can tell: status, encoding, announced size. */
+async function fetchModelResponse(url, what) {
   let response;
   try {
     response = await fetch(url, { cache: "no-cache" });
@@ -321,6 +321,12 @@ async function fetchModelBytes(url, what, onProgress) {
     const head = new Uint8Array(await response.arrayBuffer());
     checkModelBytes(head, what, total);
   }
+  return { response, total };
+}
+
+/** GET a model file, checking status, Content-Length, size and magic; returns its bytes. */
+async function fetchModelBytes(url, what, onProgress) {
+  const { response, total } = await fetchModelResponse(url, what);
   const reader = response.body.getReader();
   let buffer = total != null ? new Uint8Array(total) : new Uint8Array(4 * MIB);
   let received = 0;
@@ -373,10 +379,17 @@ async function checkedReader(reader, what, onProgress, total) {
     first.set(chunk, offset);
     offset += chunk.length;
   }
-  if (headBytes === 0) throw new EngineError("bad-model", `The ${what} file is empty.`);
-  if (!hasTfliteMagic(first)) checkModelBytes(first, what, Math.max(headBytes, MIN_MODEL_BYTES));
+  try {
+    if (headBytes === 0) throw new EngineError("bad-model", `The ${what} file is empty.`);
+    if (!hasTfliteMagic(first)) checkModelBytes(first, what, Math.max(headBytes, MIN_MODEL_BYTES));
+  } catch (error) {
+    reader.cancel().catch(() => undefined);
+    throw error;
+  }
   let loaded = 0;
-  const state = { error: null };
+  let fail;
+  const state = { error: null, failed: new Promise((_, reject) => (fail = reject)) };
+  state.failed.catch(() => undefined);
   const stream = new ReadableStream({
     start() {
       onProgress?.({ loaded: 0, total: total ?? null });
@@ -391,12 +404,16 @@ async function checkedReader(reader, what, onProgress, total) {
       }
       const { done, value } = await reader.read();
       if (done) {
-        if (loaded < MIN_MODEL_BYTES) {
-          state.error = new EngineError(
-            "bad-model",
-            `The ${what} stream ended after ${formatBytes(loaded)}; MediaPipe .bin files are at least ${formatBytes(MIN_MODEL_BYTES)}.`,
-          );
+        if (loaded < MIN_MODEL_BYTES || (total != null && loaded !== total)) {
+          state.error =
+            loaded < MIN_MODEL_BYTES
+              ? new EngineError(
+                  "bad-model",
+                  `The ${what} stream ended after ${formatBytes(loaded)}; MediaPipe .bin files are at least ${formatBytes(MIN_MODEL_BYTES)}.`,
+                )
+              : new EngineError("fetch", `The ${what} download stopped at ${formatBytes(loaded)} of ${formatBytes(total)}.`);
           controller.error(state.error);
+          fail(state.error);
           return;
         }
         controller.close();
@@ -411,6 +428,13 @@ async function checkedReader(reader, what, onProgress, total) {
     },
   });
   return { reader: stream.getReader(), state };
+}
+
+/** GET a model file as a checked stream (nothing kept in memory): for models too big to hold. */
+async function fetchModelStream(url, what, onProgress) {
+  const { response, total } = await fetchModelResponse(url, what);
+  const checked = await checkedReader(response.body.getReader(), what, onProgress, total);
+  return { ...checked, size: total };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -469,8 +493,10 @@ export class MediaPipeEngine {
   }
 
   /**
-   * Load a model and create an instance. `source`: a URL string, a Uint8Array, or
-   * {reader, size?} with a ReadableStreamDefaultReader (consumed; cannot be re-created from).
+   * Load a model and create an instance. `source`: a URL string (downloaded into memory and kept,
+   * so later instances start without a download), {url, stream: true} (streamed into the runtime,
+   * downloaded again when a fresh instance is needed), a Uint8Array, or {reader, size?} with a
+   * ReadableStreamDefaultReader (consumed: a later fresh instance needs another load()).
    * Resolves {bytes, fetchMs, createMs, loadMs}.
    */
   load(source, { onProgress } = {}) {
@@ -485,6 +511,10 @@ export class MediaPipeEngine {
       if (typeof source === "string") {
         const bytes = await fetchModelBytes(source, "model", onProgress);
         model = { bytes, url: source, size: bytes.length };
+      } else if (source?.url && source.stream) {
+        let size;
+        ({ reader, state: readerState, size } = await fetchModelStream(source.url, "model", onProgress));
+        model = { bytes: null, url: source.url, stream: true, size };
       } else if (source instanceof Uint8Array) {
         checkModelBytes(source, "model");
         onProgress?.({ loaded: source.length, total: source.length });
@@ -493,12 +523,12 @@ export class MediaPipeEngine {
         ({ reader, state: readerState } = await checkedReader(source.reader, "model", onProgress, source.size));
         model = { bytes: null, url: null, size: source.size ?? null };
       } else {
-        throw new EngineError("config", "load() needs a URL, a Uint8Array or {reader}.");
+        throw new EngineError("config", "load() needs a URL, {url, stream: true}, a Uint8Array or {reader}.");
       }
       const fetchMs = now() - started;
       const createStarted = now();
       try {
-        await this._create(reader ?? model.bytes);
+        await this._create(reader ?? model.bytes, readerState?.failed);
       } catch (error) {
         throw readerState?.error ?? error;
       }
@@ -529,7 +559,7 @@ export class MediaPipeEngine {
     return this._fileset;
   }
 
-  async _create(modelAsset) {
+  async _create(modelAsset, streamFailed = null) {
     const started = now();
     let instancePromise;
     try {
@@ -556,7 +586,8 @@ export class MediaPipeEngine {
         ...settings,
       });
       const instance = await withTimeout(
-        instancePromise,
+        // A stream that fails our checks leaves the runtime waiting for bytes: stop waiting too.
+        streamFailed ? Promise.race([instancePromise, streamFailed]) : instancePromise,
         this.options.createTimeoutMs,
         () =>
           new EngineError(
@@ -591,8 +622,16 @@ export class MediaPipeEngine {
     if (this._instance && this._instanceKey === key) return this._instance;
     this._dropInstance("options changed");
     if (!this._model) throw new EngineError("no-model", "Load a model first.");
+    if (this._model.stream) {
+      const { reader, state } = await fetchModelStream(this._model.url, "model");
+      try {
+        return await this._create(reader, state.failed);
+      } catch (error) {
+        throw state.error ?? error;
+      }
+    }
     if (!this._model.bytes) {
-      throw new EngineError("no-model", "The model was streamed and cannot be reused; load it again.");
+      throw new EngineError("no-model", "The model was streamed from a reader and cannot be reused; load it again.");
     }
     return this._create(this._model.bytes);
   }

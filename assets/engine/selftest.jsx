@@ -243,6 +243,7 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
     const model = pathFromQuery("model", modelUrl);
     const lora = pathFromQuery("lora", loraUrl);
     const createTimeoutS = numberFromQuery("create_timeout_s", 5, 600);
+    const params = new URLSearchParams(window.location.search);
     return {
       wasmBase: new URL(wasmBase, origin).toString().replace(/\/+$/, ""),
       modelPath: model,
@@ -250,6 +251,8 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
       loraPath: lora,
       loraUrl: new URL(lora, origin).toString(),
       createTimeoutMs: createTimeoutS ? createTimeoutS * 1000 : undefined,
+      // ?source=stream streams the model into the runtime instead of holding its bytes.
+      stream: params.get("source") === "stream",
     };
   }, [wasmBase, modelUrl, loraUrl]);
 
@@ -303,7 +306,8 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
     setLoad({ state: "loading", loaded: 0, total: null, loadMs: null });
     try {
       if (maxTokensValid) await engine.configure({ maxTokens });
-      const info = await engine.load(config.modelUrl, {
+      const source = config.stream ? { url: config.modelUrl, stream: true } : config.modelUrl;
+      const info = await engine.load(source, {
         onProgress: ({ loaded, total }) => {
           const t = performance.now();
           if (t - progressAt.current < 100 && loaded !== total) return;
@@ -433,6 +437,7 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
             <Text size="1" color="gray" style={{ overflowWrap: "anywhere" }}>
               Model <Code size="1">{config?.modelPath ?? modelUrl}</Code> · LoRA{" "}
               <Code size="1">{config?.loraPath ?? loraUrl}</Code>
+              {config?.stream ? " · streamed into the engine" : ""}
             </Text>
             <Flex gap="3" align="center" wrap="wrap">
               <Button onClick={loadModel} disabled={busy} data-testid="load-button">

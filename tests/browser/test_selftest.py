@@ -99,3 +99,16 @@ def test_stop_ends_generation_early_and_engine_stays_usable(selftest: SelfTestPa
     assert second.state == "cancelled" and second.output.strip()
     assert second.tokens is not None and second.tokens < (512 - stopped.prompt_tokens) // 2
     assert second.instances == 1
+
+
+def test_model_streamed_into_the_runtime_loads_and_generates(gpu_page: Page, app_server) -> None:
+    """?source=stream hands the runtime a checked stream instead of bytes (the path for big models)."""
+    selftest = SelfTestPage(gpu_page, app_server.url).open(source="stream")
+    expect(selftest.page.get_by_test_id("model-panel")).to_contain_text("streamed into the engine")
+    selftest.set_max_tokens(64)
+    selftest.load()
+    assert selftest.page.get_by_test_id("load-bytes").get_attribute("data-loaded") == str(1 << 20)
+
+    result = selftest.generate(PROMPT)
+    assert result.state == "done" and result.tokens and result.tokens >= 20
+    assert result.instances == 1 and not selftest.has_error()
