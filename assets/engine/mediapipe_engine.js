@@ -464,7 +464,8 @@ export class MediaPipeEngine {
     this._loraBytes = new Map(); // url -> Uint8Array (kept across instances)
     this._loraModels = new Map(); // url -> LoraModel (of the current instance only)
     this._queue = Promise.resolve();
-    this._generating = null; // {cancelled} while a generation runs
+    this._generating = null; // {cancelled, instance} while a generation runs
+    this._pendingGeneration = null; // the latest generate() call, until it ends
     this._fileset = null;
     this.instancesCreated = 0;
     this.lastCreateMs = null;
@@ -655,18 +656,24 @@ export class MediaPipeEngine {
   /** Normalise an error; drop the instance after any engine error so the next call starts fresh. */
   _failure(error, stage) {
     const described = describeError(error, stage === "create" ? "create" : "engine");
-    const engineBroken = !(error instanceof EngineError) || ["timeout", "trap"].includes(described.kind);
+    const engineBroken =
+      !(error instanceof EngineError) || ["timeout", "trap", "engine-stuck"].includes(described.kind);
     if (engineBroken && this._instance) {
       this._dropInstance(stage, { close: !["timeout", "trap"].includes(described.kind) });
     }
-    return new EngineError(described.kind, described.message, described.detail);
+    const failure = new EngineError(described.kind, described.message, described.detail);
+    if (failure.kind === "lora-rank") {
+      failure.message = `${failure.message}. This engine was set up for LoRA ranks ${this.options.loraRanks.join(", ") || "(none)"}.`;
+    }
+    return failure;
   }
 
   /** Fetch (once) and load (once per instance) a LoRA adapter. Resolves {url, bytes, loadMs, cached}. */
   loadLora(url) {
     return this._enqueue(async () => {
       const instance = await this._ensureInstance();
-      return this._loraFor(instance, url);
+      const { model: _model, ...info } = await this._loraFor(instance, url);
+      return info; // plain data only: the LoraModel handle stays inside the engine
     });
   }
 
@@ -679,7 +686,8 @@ export class MediaPipeEngine {
       this._loraBytes.set(url, bytes);
     }
     try {
-      if (!instance.isIdle) throw new EngineError("engine", "The engine is busy; try again.");
+      // Calls are serialised, so a busy instance here is a stuck one: replace it.
+      if (!instance.isIdle) throw new EngineError("engine-stuck", "The engine stopped responding; try again.");
       const model = await withTimeout(
         instance.loadLoraModel(bytes),
         this.options.loraTimeoutMs,
@@ -690,9 +698,7 @@ export class MediaPipeEngine {
     } catch (error) {
       this._loraBytes.delete(url); // the next attempt downloads it again
       const failure = this._failure(error, "lora");
-      if (failure.kind === "lora-rank") {
-        failure.message = `${failure.message}. This engine was set up for LoRA ranks ${this.options.loraRanks.join(", ") || "(none)"}.`;
-      } else if (!(error instanceof EngineError)) {
+      if (!(error instanceof EngineError)) {
         failure.message = `The LoRA adapter could not be loaded: ${failure.message}`;
         if (failure.kind === "bad-model" || failure.kind === "engine") failure.kind = "lora";
       }
