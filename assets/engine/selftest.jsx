@@ -213,6 +213,9 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
   const [gen, setGen] = useState({ state: "idle", run: 0 });
   const [hasOutput, setHasOutput] = useState(false);
   const [increments, setIncrements] = useState(0);
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const [instances, setInstances] = useState(0);
   // Streaming writes go straight to these nodes (no React render per increment): the runtime calls
   // back on the main thread, and time spent re-rendering there is time the GPU waits for work.
   const outputTextRef = useRef(null);
@@ -231,9 +234,6 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
     const box = outputBoxRef.current;
     if (box && box.scrollHeight - box.scrollTop - box.clientHeight < 80) box.scrollTop = box.scrollHeight;
   }, []);
-  const [result, setResult] = useState(null);
-  const [error, setError] = useState(null);
-  const [instances, setInstances] = useState(0);
   const engineRef = useRef(null);
   const progressAt = useRef(0);
 
@@ -283,6 +283,7 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
       );
     return () => {
       alive = false;
+      clearTimeout(streamRef.current.timer);
       engine.dispose();
       engineRef.current = null;
     };
