@@ -1,7 +1,7 @@
 """analytics
 
 Revision ID: 09a0a2961261
-Revises: fbbad62c0c44
+Revises: 323e2127ea5e
 Create Date: 2026-11-27 02:58:53.544310
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '09a0a2961261'
-down_revision: str | None = 'fbbad62c0c44'
+down_revision: str | None = '323e2127ea5e'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

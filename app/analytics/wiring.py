@@ -1,7 +1,7 @@
 """The few places where analytics meets modules that land on their own branches.
 
 Accounts (who is signed in), run-time configuration (analytics on/off, retention days) and the
-catalog (which adapters a creator owns) plug in here and nowhere else. Rate limiting is the
+catalog (which adapters a creator owns, still to come) plug in here and nowhere else. Rate limiting is the
 shared JSON API limit (app.routes.middleware.APIRateLimitMiddleware covers /api/).
 """
 
@@ -13,8 +13,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 
 from app.auth import guard
-
-DEFAULT_RETENTION_DAYS = 90
+from app.config import get_runtime_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,11 +41,13 @@ def current_viewer() -> Viewer | None:
 
 
 def analytics_enabled() -> bool:
-    return True
+    """Run-time key analytics.enabled (an in-memory lookup; changes reach every worker)."""
+    return bool(get_runtime_config().get("analytics.enabled"))
 
 
 def retention_days() -> int:
-    return DEFAULT_RETENTION_DAYS
+    """Run-time key analytics.retention_days."""
+    return int(get_runtime_config().get("analytics.retention_days"))  # type: ignore[call-overload]
 
 
 def owned_adapter_ids(session: Session, user_id: int) -> list[str]:

@@ -10,12 +10,15 @@ from app.models.analytics import (
     AnalyticsStreamMark,
 )
 from app.models.auth import AuthSession, OIDCIdentity
+from app.models.config import ConfigAudit, ConfigOverride
 from app.models.users import Role, User
 
 ALL_TABLES = [
     User,
     AuthSession,
     OIDCIdentity,
+    ConfigOverride,
+    ConfigAudit,
     AnalyticsEvent,
     AnalyticsRollup,
     AnalyticsSeen,
@@ -31,6 +34,8 @@ __all__ = [
     "AnalyticsSeen",
     "AnalyticsStreamMark",
     "AuthSession",
+    "ConfigAudit",
+    "ConfigOverride",
     "OIDCIdentity",
     "Role",
     "SQLModel",

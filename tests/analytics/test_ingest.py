@@ -175,14 +175,23 @@ def test_do_not_track_and_gpc_store_nothing(client: TestClient, db_engine: sa.En
     assert count(db_engine) == 1
 
 
-def test_analytics_switched_off_stores_nothing(
+def test_analytics_switched_off_at_run_time_stores_nothing(
     client: TestClient, db_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wiring, "analytics_enabled", lambda: False)
+    """The operator's run-time key analytics.enabled (app.config), read on every request."""
+    from app.config import RuntimeConfig
+    from app.config.store import Actor
+    from app.settings import get_settings
+
+    config = RuntimeConfig(settings=get_settings(), engine=db_engine, redis_url=None)
+    monkeypatch.setattr(wiring, "get_runtime_config", lambda: config)
+    config.set("analytics.enabled", False, actor=Actor("test"))
     response = post(client, [event()])
     assert response.status_code == 204 and response.headers["analytics-status"] == "disabled"
+    config.set("analytics.enabled", True, actor=Actor("test"))
+    assert post(client, [event()]).status_code == 202
     lifecycle.stop()
-    assert count(db_engine) == 0
+    assert count(db_engine) == 1
 
 
 def test_opted_out_user_is_not_recorded(
