@@ -237,11 +237,15 @@ def test_rate_limit_is_429_with_retry_after(
 ) -> None:
     """The shared JSON API limiter covers the ingest route, per client IP, with or without Redis."""
     from app.auth import ratelimit
-    from app.routes import build_api
-    from app.settings import Rate, get_settings
+    from app.config import RuntimeConfig
+    from app.config.store import Actor
+    from app.routes import build_api, middleware
+    from app.settings import get_settings
 
-    monkeypatch.setattr(get_settings(), "rate_limit_api", Rate(limit=3, window_s=60))
     monkeypatch.setattr(get_settings(), "redis_url", cache_backend)
+    config = RuntimeConfig(settings=get_settings(), engine=pipeline.writer.engine, redis_url=None)
+    config.set("ratelimit.api", "3/minute", actor=Actor("test"))
+    monkeypatch.setattr(middleware, "get_runtime_config", lambda: config)
     ratelimit.get_limiter.cache_clear()
     try:
         first, second = (f"198.51.{random.randint(0, 255)}.{random.randint(1, 254)}" for _ in range(2))
