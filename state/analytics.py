@@ -13,7 +13,7 @@ from typing import Any
 
 import reflex as rx
 
-from app.analytics import queries, wiring
+from app.analytics import privacy, queries, wiring
 from app.analytics.schema import ADAPTER_ID_PATTERN, GpuVendor
 from app.auth.guard import PUBLIC, current_principal, requires
 from app.db import session_scope
@@ -219,3 +219,26 @@ class TypicalSpeedState(rx.State):
                 f"Typical speed on {name} GPUs: {fact.median_decode_tps:.0f} tokens/s "
                 f"(median of {fact.samples} answers, last {fact.days} days)"
             )
+
+
+class AnalyticsPreferenceState(SessionState):
+    """The signed-in user's analytics choice, on the account page."""
+
+    opted_out: bool = False
+
+    @rx.event
+    @requires(Role.user)
+    def load_preference(self) -> None:
+        principal = current_principal()
+        assert principal is not None
+        with session_scope() as session:
+            self.opted_out = privacy.user_opted_out(session, user_id=principal.user_id)
+
+    @rx.event
+    @requires(Role.user)
+    def set_opt_out(self, opted_out: bool) -> None:
+        principal = current_principal()
+        assert principal is not None
+        with session_scope() as session:
+            privacy.set_user_opt_out(session, user_id=principal.user_id, opted_out=bool(opted_out))
+        self.opted_out = bool(opted_out)

@@ -141,3 +141,24 @@ def test_anonymous_visitor_is_sent_to_sign_in(seeded: Seeded, page: Page) -> Non
     page.goto(f"{seeded.url}/creator/analytics")
     expect(page).to_have_url(re.compile(r"/signin\?next="), timeout=TIMEOUT)
     assert "alpha-lora" not in page.content()
+
+
+def test_user_opts_out_on_the_account_page(seeded: Seeded, page: Page) -> None:
+    """The switch stores the choice; from then on the ingest route stores nothing for this user."""
+    from tests.analytics.factory import event
+
+    _sign_in_to(page, seeded, seeded.creator, "/account")
+    before = page.request.post(f"{seeded.url}/api/v1/events", data={"events": [event()]})
+    assert before.status == 202
+    switch = page.locator("#analytics-opt-out")
+    expect(switch).to_have_attribute("data-state", "unchecked", timeout=TIMEOUT)
+    switch.click()
+    expect(page.locator("#analytics-opted-out")).to_be_visible(timeout=TIMEOUT)
+    after = page.request.post(f"{seeded.url}/api/v1/events", data={"events": [event()]})
+    assert after.status == 204 and after.headers["analytics-status"] == "opted-out"
+    page.reload()
+    expect(page.locator("#analytics-opt-out")).to_have_attribute("data-state", "checked", timeout=TIMEOUT)
+    page.locator("#analytics-opt-out").click()  # and back
+    expect(page.locator("#analytics-opted-out")).to_have_count(0, timeout=TIMEOUT)
+    again = page.request.post(f"{seeded.url}/api/v1/events", data={"events": [event()]})
+    assert again.status == 202
