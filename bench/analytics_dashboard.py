@@ -194,12 +194,14 @@ def main() -> None:
         raw_ms = timed(raw_scan, 3)
     finally:
         engine.dispose()
-        services.drop_postgres_database(url)
+        if not args.keep:
+            services.drop_postgres_database(url)
 
-    print(
-        f"seeded {raw} events through the write path in {seeded_s:.0f} s ({raw / seeded_s:.0f} events/s); "
-        f"{rollup_rows} rollup rows"
-    )
+    if seeded_s:
+        print(f"seeded {raw} events through the write path in {seeded_s:.0f} s ({raw / seeded_s:.0f} events/s)")
+    else:
+        print(f"reused {KEPT_DB} with {raw} events")
+    print(f"{rollup_rows} rollup rows")
     worst = 0.0
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for name, values in results.items():

@@ -69,7 +69,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('grain', 'dim', 'metric', 'bucket', 'dim_key')
     )
     with op.batch_alter_table('analytics_rollup', schema=None) as batch_op:
-        batch_op.create_index('ix_analytics_rollup_key', ['dim', 'dim_key', 'metric', 'grain', 'bucket'], unique=False)
+        batch_op.create_index('ix_analytics_rollup_key', ['dim', 'dim_key', 'grain', 'bucket'], unique=False)
 
     op.create_table('analytics_seen',
     sa.Column('day', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),

@@ -49,7 +49,7 @@ class AnalyticsRollup(SQLModel, table=True):
     """
 
     __tablename__ = "analytics_rollup"
-    __table_args__ = (sa.Index("ix_analytics_rollup_key", "dim", "dim_key", "metric", "grain", "bucket"),)
+    __table_args__ = (sa.Index("ix_analytics_rollup_key", "dim", "dim_key", "grain", "bucket"),)
 
     grain: str = Field(primary_key=True, max_length=1)
     dim: str = Field(primary_key=True, max_length=12)
