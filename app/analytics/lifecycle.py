@@ -142,3 +142,11 @@ def record_server_event(event: BaseModel | dict, *, user_id: int | None = None) 
         pipeline.submit(envelope)
         return
     store.write_with_retry(get_engine(), envelope.rows())
+
+
+def note_server_event(event: dict, *, user_id: int | None = None) -> None:
+    """record_server_event for other modules' request paths: never fails the caller's request."""
+    try:
+        record_server_event(event, user_id=user_id)
+    except Exception:  # noqa: BLE001 - analytics must not break sign-in, uploads or downloads
+        log.warning("analytics: could not record a %s event", event.get("type"), exc_info=True)
