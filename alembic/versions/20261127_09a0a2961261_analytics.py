@@ -46,11 +46,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('user_id')
     )
     op.create_table('analytics_rollup',
-    sa.Column('grain', sqlmodel.sql.sqltypes.AutoString(length=1), nullable=False),
     sa.Column('dim', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-    sa.Column('metric', sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
-    sa.Column('bucket', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('dim_key', sqlmodel.sql.sqltypes.AutoString(length=96), nullable=False),
+    sa.Column('grain', sqlmodel.sql.sqltypes.AutoString(length=1), nullable=False),
+    sa.Column('bucket', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('metric', sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
     sa.Column('count', sa.BigInteger(), nullable=False),
     sa.Column('ok_count', sa.BigInteger(), nullable=False),
     sa.Column('duration_n', sa.BigInteger(), nullable=False),
@@ -66,10 +66,10 @@ def upgrade() -> None:
     sa.Column('decode_n', sa.BigInteger(), nullable=False),
     sa.Column('decode_sum', sa.Float(), nullable=False),
     sa.Column('decode_hist', sa.LargeBinary(), nullable=True),
-    sa.PrimaryKeyConstraint('grain', 'dim', 'metric', 'bucket', 'dim_key')
+    sa.PrimaryKeyConstraint('dim', 'dim_key', 'grain', 'bucket', 'metric')
     )
     with op.batch_alter_table('analytics_rollup', schema=None) as batch_op:
-        batch_op.create_index('ix_analytics_rollup_key', ['dim', 'dim_key', 'grain', 'bucket'], unique=False)
+        batch_op.create_index('ix_analytics_rollup_metric', ['grain', 'dim', 'metric', 'bucket'], unique=False)
 
     op.create_table('analytics_seen',
     sa.Column('day', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -98,7 +98,7 @@ def downgrade() -> None:
     op.drop_table('analytics_stream_mark')
     op.drop_table('analytics_seen')
     with op.batch_alter_table('analytics_rollup', schema=None) as batch_op:
-        batch_op.drop_index('ix_analytics_rollup_key')
+        batch_op.drop_index('ix_analytics_rollup_metric')
 
     op.drop_table('analytics_rollup')
     op.drop_table('analytics_preference')

@@ -49,13 +49,15 @@ class AnalyticsRollup(SQLModel, table=True):
     """
 
     __tablename__ = "analytics_rollup"
-    __table_args__ = (sa.Index("ix_analytics_rollup_key", "dim", "dim_key", "grain", "bucket"),)
+    # Primary key (dim, dim_key, grain, bucket, metric): one adapter's or vendor's rows over a range.
+    # The second index: one metric for every key over a range (top adapters, speed by vendor).
+    __table_args__ = (sa.Index("ix_analytics_rollup_metric", "grain", "dim", "metric", "bucket"),)
 
-    grain: str = Field(primary_key=True, max_length=1)
     dim: str = Field(primary_key=True, max_length=12)
-    metric: str = Field(primary_key=True, max_length=48)
-    bucket: datetime = Field(primary_key=True)
     dim_key: str = Field(primary_key=True, max_length=96)
+    grain: str = Field(primary_key=True, max_length=1)
+    bucket: datetime = Field(primary_key=True)
+    metric: str = Field(primary_key=True, max_length=48)
     count: int = Field(default=0, sa_type=sa.BigInteger)
     ok_count: int = Field(default=0, sa_type=sa.BigInteger)
     duration_n: int = Field(default=0, sa_type=sa.BigInteger)
