@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import anyio
+
 from app import runtime_assets
+from app.catalog.demo import seed_on_start
 from app.settings import get_settings
 from app.storage import get_storage
 
@@ -24,3 +27,4 @@ async def on_startup() -> None:
     else:
         if purged:
             log.info("removed %d abandoned upload(s) from staging", purged)
+    await anyio.to_thread.run_sync(seed_on_start)

@@ -2,8 +2,31 @@
 
 from sqlmodel import SQLModel
 
+from app.models.catalog import (
+    Adapter,
+    AdapterFile,
+    AdapterStatus,
+    AdapterTag,
+    AdapterVersion,
+    BaseModelFile,
+    BaseModelUpload,
+    Favourite,
+)
 from app.models.users import Role, User
 
-ALL_TABLES = [User]
+ALL_TABLES = [User, BaseModelFile, BaseModelUpload, Adapter, AdapterTag, AdapterVersion, AdapterFile, Favourite]
 
-__all__ = ["ALL_TABLES", "Role", "SQLModel", "User"]
+__all__ = [
+    "ALL_TABLES",
+    "Adapter",
+    "AdapterFile",
+    "AdapterStatus",
+    "AdapterTag",
+    "AdapterVersion",
+    "BaseModelFile",
+    "BaseModelUpload",
+    "Favourite",
+    "Role",
+    "SQLModel",
+    "User",
+]
