@@ -81,6 +81,6 @@ def _bump_after_commit(session: Session) -> None:
         invalidate()
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_on_rollback(session: Session) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_rollback(session: Session, previous_transaction: object) -> None:
     session.info.pop(_DIRTY, None)

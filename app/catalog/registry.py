@@ -437,6 +437,8 @@ def list_base_models(
 
 
 def get_base_model(session: Session, *, name: str, storage: Storage | None = None) -> BaseModelOut | None:
+    if not _NAME.match(name):
+        return None
     row = session.exec(select(BaseModelFile).where(BaseModelFile.name == name)).first()
     return _out(row, storage) if row else None
 

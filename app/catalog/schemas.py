@@ -41,6 +41,7 @@ Sort = Literal["popular", "newest", "favourites"]
 StatusName = Literal["draft", "published", "unlisted", "removed"]
 MAX_TAGS = 10
 MAX_PROMPTS = 10
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _LANG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 
@@ -207,6 +208,26 @@ class SearchParams(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("q", "tag")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        # NUL and other control characters can never match and PostgreSQL refuses NUL outright.
+        return None if value is None else "".join(ch for ch in value if ch.isprintable())
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str | None) -> str | None:
+        if value is not None and value not in TASK_TYPES:
+            raise ValueError(f"task must be one of {', '.join(TASK_TYPES)}")
+        return value
+
+    @field_validator("license")
+    @classmethod
+    def _known_license(cls, value: str | None) -> str | None:
+        if value is not None and value not in LICENSES:
+            raise ValueError(f"license must be one of {', '.join(LICENSES)}")
+        return value
 
 
 class BaseModelOut(BaseModel):

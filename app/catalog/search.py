@@ -19,7 +19,7 @@ from app.catalog.schemas import AdapterCard, FacetValues, SearchPage, SearchPara
 from app.models import Adapter, AdapterStatus, AdapterTag, User
 
 MAX_TERMS = 8
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 LISTED = (AdapterStatus.published.value,)
 
 

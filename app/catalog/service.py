@@ -26,6 +26,7 @@ from app.catalog.intake import IntakeResult, Upload, ingest_adapter
 from app.catalog.markdown import render_markdown
 from app.catalog.registry import spec_for
 from app.catalog.schemas import (
+    SLUG_PATTERN,
     Actor,
     AdapterCard,
     AdapterDetail,
@@ -135,6 +136,8 @@ def _load_detail(session: Session, slug: str) -> AdapterDetail | None:
 
 def get_adapter(session: Session, slug: str, *, actor: Actor | None = None) -> AdapterDetail:
     """The adapter page's data (cached); NotFoundError when it does not exist *for this caller*."""
+    if not SLUG_PATTERN.match(slug):
+        raise NotFoundError(f"no adapter '{slug[:80]}'")
     detail = caching.cached("adapter", {"slug": slug}, AdapterDetail, lambda: _load_detail(session, slug))
     if detail is None or not _may_see(detail.status, detail.author_id, actor):
         raise NotFoundError(f"no adapter '{slug[:80]}'")
@@ -388,6 +391,8 @@ def add_version(
 
 
 def _adapter(session: Session, slug: str) -> Adapter:
+    if not SLUG_PATTERN.match(slug):
+        raise NotFoundError(f"no adapter '{slug[:80]}'")
     adapter = session.exec(select(Adapter).where(Adapter.slug == slug)).first()
     if adapter is None:
         raise NotFoundError(f"no adapter '{slug[:80]}'")
