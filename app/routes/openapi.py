@@ -95,8 +95,8 @@ def openapi_document() -> dict[str, Any]:
     search_params = [
         _query("q", {"type": "string", "maxLength": 200}, "Words to find in title, summary, tags and author name"),
         _query("tag", {"type": "string", "maxLength": 40}, "Only adapters with this tag"),
-        _query("task", {"type": "string", "enum": list(TASK_TYPES)}, "Task type"),
-        _query("license", {"type": "string", "enum": list(LICENSES)}, "License"),
+        _query("task", {"type": "string", "enum": ["", *TASK_TYPES]}, "Task type (empty: any)"),
+        _query("license", {"type": "string", "enum": ["", *LICENSES]}, "License (empty: any)"),
         _query("rank", {"type": "integer", "minimum": 1, "maximum": 256}, "LoRA rank"),
         _query("sort", {"type": "string", "enum": list(SORTS), "default": "popular"}, "Order of results"),
         _query("page", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}, "Page number"),
