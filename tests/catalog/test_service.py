@@ -124,7 +124,9 @@ def test_search_filters_sort_and_pages(db, people, storage, settings, tmp_path, 
     assert page2.total == 4 and page2.pages == 2 and len(page2.items) == 1
     assert page2.items[0].title == "Shakespeare sonnets"
     facets = facet_values(db)
-    assert facets.ranks == [4, 8, 16] and "poetry" in facets.tags and facets.licenses == ["apache-2.0", "cc-by-4.0", "mit"]
+    assert (
+        facets.ranks == [4, 8, 16] and "poetry" in facets.tags and facets.licenses == ["apache-2.0", "cc-by-4.0", "mit"]
+    )
 
 
 def test_favourites_count_and_list(db, people, storage, settings, tmp_path, tiny) -> None:

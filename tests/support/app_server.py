@@ -64,6 +64,9 @@ class AppServer:
     def start(self) -> AppServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = reflex_env(DATA_DIR=str(self.data_dir), **self.extra_env)
+        # As scripts/start does: the schema is at head before the server starts.
+        alembic = Path(sys.executable).with_name("alembic")
+        subprocess.run([str(alembic), "upgrade", "head"], cwd=ROOT, env=env, check=True, capture_output=True)
         cmd = [str(REFLEX), "run", "--env", "prod", "--frontend-port", str(self.port), "--backend-port", str(self.port)]
         with _build_lock():
             log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
