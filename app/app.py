@@ -3,7 +3,7 @@
 import reflex as rx
 
 from app.models import ALL_TABLES
-from app.pages import catalog, home, placeholders, selftest
+from app.pages import admin_catalog, catalog, creator, home, placeholders, selftest
 from app.routes import build_api
 from app.startup import on_startup
 
@@ -13,5 +13,5 @@ for table in ALL_TABLES:
 app = rx.App(api_transformer=build_api())
 app.register_lifespan_task(on_startup)
 
-for module in (home, selftest, placeholders, catalog):
+for module in (home, selftest, placeholders, catalog, creator, admin_catalog):
     module.add_pages(app)

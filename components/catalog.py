@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.event import passthrough_event_spec
 
 
 def demo_badge() -> rx.Component:
@@ -68,4 +69,21 @@ def adapter_card(card) -> rx.Component:  # noqa: ANN001 - a CardRow var
         color_scheme="gray",
         high_contrast=True,
         data_slug=card.slug,
+    )
+
+
+class BaseModelUploader(rx.Component):
+    """Resumable chunked upload of a base model file (assets/catalog/base_model_upload.jsx)."""
+
+    library = "$/public/catalog/base_model_upload.jsx"
+    tag = "BaseModelUploader"
+
+    endpoint: rx.Var[str]
+    chunk_size: rx.Var[int]
+    on_done: rx.EventHandler[passthrough_event_spec(str)]
+
+
+def base_model_uploader(*, on_done: rx.EventHandler) -> rx.Component:
+    return BaseModelUploader.create(
+        endpoint="/api/v1/admin/base-model-uploads", chunk_size=8 * 1024 * 1024, on_done=on_done
     )

@@ -139,7 +139,7 @@ def seed_demo_catalog(session: Session, *, storage: Storage, settings: Settings 
     """Create the demo base model and adapters that are missing; returns the slugs created."""
     settings = settings or get_settings()
     author = demo_user(session)
-    actor = Actor(user_id=author.id or 0)
+    actor = Actor(user_id=author.id or 0, is_creator=True)
     created: list[str] = []
     with tempfile.TemporaryDirectory(prefix="demo-", dir=_scratch_dir(storage)) as scratch:
         workdir = Path(scratch)

@@ -52,6 +52,12 @@ class Actor:
 
     user_id: int
     is_admin: bool = False
+    is_creator: bool = False
+
+    @classmethod
+    def from_role(cls, user_id: int, role: str) -> Actor:
+        """Roles are ordered user < creator < admin: an admin may do what a creator may."""
+        return cls(user_id=user_id, is_admin=role == "admin", is_creator=role in ("creator", "admin"))
 
 
 class GenerationSettings(BaseModel):

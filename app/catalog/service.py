@@ -296,6 +296,8 @@ def create_draft(
     files it created, so nothing half-written remains.
     """
     try:
+        if not (actor.is_creator or actor.is_admin):
+            raise ForbiddenError("only creators can upload adapters")
         _refuse_duplicate(session, intake, actor)
         author_name = _author_name(session, actor.user_id)
         adapter = Adapter(
@@ -337,6 +339,8 @@ def upload_adapter(
     slug: str | None = None,
 ) -> AdapterDetail:
     """Check and convert the files (AdapterRejectedError says why not), then create the draft."""
+    if not (actor.is_creator or actor.is_admin):
+        raise ForbiddenError("only creators can upload adapters")
     intake = ingest_adapter(uploads, storage=storage, base=spec_for(base_model), settings=settings)
     return create_draft(
         session,

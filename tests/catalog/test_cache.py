@@ -29,7 +29,7 @@ def app_cache(cache_backend, monkeypatch):  # noqa: ANN001
 
 
 def test_no_stale_page_or_search_after_an_edit(app_cache, db, storage, settings, tmp_path, tiny) -> None:
-    ada = Actor(user_id=make_user(db, email="ada@example.com", name="Ada").id)
+    ada = Actor(user_id=make_user(db, email="ada@example.com", name="Ada").id, is_creator=True)
     slug = _upload(db, storage, settings, tmp_path, tiny, ada, seed=21, title="First title", summary="one")
     service.publish(db, slug=slug, actor=ada)
     assert service.get_adapter(db, slug).title == "First title"

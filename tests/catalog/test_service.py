@@ -51,7 +51,7 @@ def people(db):  # noqa: ANN001
 
 
 def actor(user, admin: bool = False) -> Actor:  # noqa: ANN001
-    return Actor(user_id=user.id, is_admin=admin)
+    return Actor.from_role(user.id, "admin" if admin else user.role)
 
 
 def test_draft_is_private_until_published(db, people, storage, settings, tmp_path, tiny) -> None:
@@ -68,7 +68,7 @@ def test_draft_is_private_until_published(db, people, storage, settings, tmp_pat
     assert search_adapters(db, q="pirate").total == 0
 
     with pytest.raises(service.ForbiddenError):  # bob cannot see it, so cannot publish it either
-        service.publish(db, slug=slug, actor=Actor(user_id=people["bob"].id, is_admin=True))
+        service.publish(db, slug=slug, actor=Actor.from_role(people["bob"].id, "admin"))
     service.publish(db, slug=slug, actor=ada)
     assert service.get_adapter(db, slug, actor=None).status == "published"
     assert [c.slug for c in search_adapters(db, q="pirate").items] == [slug]
