@@ -5,6 +5,8 @@ forever (`immutable`) and the ETag is the digest itself. `Range` (206, suffix ra
 HEAD come from Starlette's FileResponse. Never compressed, always with Content-Length: the
 MediaPipe runtime fails on gzip-encoded or length-less LoRA responses (mediapipe-web.md §5).
 With the S3 backend the route redirects to a presigned URL, so bytes bypass the app.
+Files of draft or removed adapters go only to their author and admins (app.catalog.access);
+others get the same 404 as for a missing file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from app.catalog.access import may_download
+from app.db import session_scope
+from app.routes.access import request_actor
 from app.storage import ObjectNotFoundError, get_storage, is_key
 
 ROUTE = "/files/{key}"
@@ -56,6 +61,8 @@ async def serve_file(request: Request) -> Response:
     key = request.path_params["key"]
     if not is_key(key):
         return _not_found()
+    if not await run_in_threadpool(_allowed, request, key):
+        return _not_found()
     storage = get_storage()
     path = storage.local_path(key)
     if path is None:
@@ -76,6 +83,11 @@ async def serve_file(request: Request) -> Response:
     if if_none_match is not None and _none_match(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return _BigChunkFileResponse(path, media_type="application/octet-stream", headers=headers, stat_result=stat_result)
+
+
+def _allowed(request: Request, key: str) -> bool:
+    with session_scope() as session:
+        return may_download(session, key=key, actor=request_actor(request))
 
 
 def file_routes() -> list[Route]:
