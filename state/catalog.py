@@ -304,3 +304,17 @@ class AdapterPageState(rx.State):
             else "No base model file is registered for this adapter yet: an admin must register it before chat works."
         )
         self.loaded = True
+
+    @rx.event
+    def toggle_favourite(self) -> None:
+        actor = current_actor(self)
+        if actor is None or not self.slug:
+            return
+        try:
+            with session_scope() as session:
+                self.favourite_count = service.set_favourite(
+                    session, slug=self.slug, actor=actor, favourite=not self.is_favourite
+                )
+        except service.CatalogError:
+            return
+        self.is_favourite = not self.is_favourite
