@@ -256,8 +256,22 @@ def _found() -> rx.Component:
                 id="chat-button",
             ),
             rx.hstack(rx.icon("download", size=16), rx.text(s.download_count), align="center", spacing="1"),
-            rx.hstack(
-                rx.icon("heart", size=16), rx.text(s.favourite_count), align="center", spacing="1", id="favourite-count"
+            rx.cond(
+                s.signed_in,
+                rx.button(
+                    rx.icon("heart", size=16, fill=rx.cond(s.is_favourite, "currentColor", "none")),
+                    rx.text(s.favourite_count, id="favourite-count"),
+                    rx.cond(s.is_favourite, "Favourite", "Add to favourites"),
+                    variant="soft",
+                    on_click=s.toggle_favourite,
+                    id="favourite-button",
+                ),
+                rx.hstack(
+                    rx.icon("heart", size=16),
+                    rx.text(s.favourite_count, id="favourite-count"),
+                    align="center",
+                    spacing="1",
+                ),
             ),
             align="center",
             spacing="4",
