@@ -130,6 +130,7 @@ class BaseModelsState(rx.State):
 
     async def _register(self, how: str, form: dict):  # noqa: ANN202
         self.message, self.error = "", ""
+        form = form if isinstance(form, dict) else {}
         actor = current_actor(self)
         if actor is None:
             self.error = "Sign in as an admin."

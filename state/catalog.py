@@ -164,6 +164,7 @@ class CatalogState(rx.State):
 
     @rx.event
     def search(self, form: dict) -> rx.event.EventSpec:
+        form = form if isinstance(form, dict) else {}
         self.q = str(form.get("q", "") or "").strip()[:200]
         return self._go()
 

@@ -131,7 +131,7 @@ class CreatorUploadState(MetadataForm):
         if actor is None or not actor.is_creator:
             self.error = "Only creators can upload adapters."
             return
-        if not files:
+        if not files or not isinstance(files, list):
             self.error = "Choose adapter_config.json + adapter_model.safetensors, one zip, or one .bin first."
             return
         names = [f.filename or f"file{i}" for i, f in enumerate(files)]
