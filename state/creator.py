@@ -22,6 +22,7 @@ from state.catalog import CardRow, card_row, human_size
 from state.identity import current_actor
 
 UPLOAD_ID = "adapter-upload"
+VERSION_UPLOAD_ID = "version-upload"
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -302,3 +303,51 @@ class EditAdapterState(MetadataForm):
             self.form_error = exc.message
             return
         self.saved_message = "Saved."
+
+    changelog: str = ""
+    version_message: str = ""
+    version_error: str = ""
+    busy: bool = False
+
+    @rx.event
+    def set_changelog(self, value: str) -> None:
+        self.changelog = str(value)[:2000]
+
+    @rx.event
+    async def upload_version(self, files: list[rx.UploadFile]):  # noqa: ANN201
+        """A new version of this adapter: same checks and conversion as a first upload."""
+        self.version_message, self.version_error = "", ""
+        actor = current_actor(self)
+        if actor is None or not self.slug:
+            self.version_error = "Sign in first."
+            return
+        if not files or not isinstance(files, list):
+            self.version_error = "Choose the new version's files first."
+            return
+        if not self.changelog.strip():
+            self.version_error = "Say what changed in this version."
+            return
+        self.busy = True
+        yield
+        uploads = [Upload(f.filename or f"file{i}", f.file) for i, f in enumerate(files)]
+
+        def run() -> AdapterDetail:
+            with session_scope() as session:
+                return service.add_version(
+                    session,
+                    slug=self.slug,
+                    uploads=uploads,
+                    storage=get_storage(),
+                    actor=actor,
+                    changelog=self.changelog,
+                )
+
+        try:
+            detail = await asyncio.to_thread(run)
+        except (AdapterRejectedError, service.CatalogError) as exc:
+            self.version_error = str(exc)
+        else:
+            self.version_message = f"Version {detail.versions[0].number} added (rank {detail.rank})."
+            self.changelog = ""
+        finally:
+            self.busy = False

@@ -6,7 +6,15 @@ import reflex as rx
 
 from components.catalog import status_badge
 from components.shell import empty_state, page
-from state.creator import UPLOAD_ID, CheckRow, CreatorAdaptersState, CreatorUploadState, EditAdapterState, MyAdapterRow
+from state.creator import (
+    UPLOAD_ID,
+    VERSION_UPLOAD_ID,
+    CheckRow,
+    CreatorAdaptersState,
+    CreatorUploadState,
+    EditAdapterState,
+    MyAdapterRow,
+)
 
 
 def _sign_in_needed(text: str) -> rx.Component:
@@ -318,20 +326,73 @@ def my_adapters_page() -> rx.Component:
     )
 
 
+def new_version_panel() -> rx.Component:
+    s = EditAdapterState
+    return rx.card(
+        rx.vstack(
+            rx.heading("Upload a new version", size="4"),
+            rx.text(
+                "The same checks and conversion as a first upload; chat loads the newest version.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.upload(
+                rx.text("Drop the new files here or click to choose", size="2"),
+                rx.text(
+                    rx.foreach(
+                        rx.selected_files(VERSION_UPLOAD_ID), lambda f: rx.text(f, as_="span", margin_right="1em")
+                    ),
+                    size="1",
+                ),
+                id=VERSION_UPLOAD_ID,
+                multiple=True,
+                max_files=2,
+                border=f"1px dashed {rx.color('gray', 7)}",
+                border_radius="10px",
+                padding="1.5em",
+                width="100%",
+            ),
+            rx.input(
+                value=s.changelog,
+                on_change=s.set_changelog,
+                placeholder="What changed",
+                width="100%",
+                id="version-changelog",
+            ),
+            rx.button(
+                "Upload version",
+                on_click=s.upload_version(rx.upload_files(upload_id=VERSION_UPLOAD_ID)),
+                loading=s.busy,
+                id="version-submit",
+            ),
+            rx.cond(s.version_error != "", rx.callout(s.version_error, icon="circle-x", color_scheme="red")),
+            rx.cond(s.version_message != "", rx.callout(s.version_message, icon="check", color_scheme="green")),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
 def edit_page() -> rx.Component:
     s = EditAdapterState
     return page(
         rx.cond(
             s.found,
-            metadata_form(
-                EditAdapterState,
-                actions=rx.hstack(
-                    rx.button("Save", on_click=s.save, id="edit-save"),
-                    rx.link("View its page", href=f"/adapters/{s.slug}"),
-                    rx.cond(s.saved_message != "", rx.text(s.saved_message, color_scheme="green")),
-                    align="center",
-                    spacing="3",
+            rx.vstack(
+                metadata_form(
+                    EditAdapterState,
+                    actions=rx.hstack(
+                        rx.button("Save", on_click=s.save, id="edit-save"),
+                        rx.link("View its page", href=f"/adapters/{s.slug}"),
+                        rx.cond(s.saved_message != "", rx.text(s.saved_message, color_scheme="green")),
+                        align="center",
+                        spacing="3",
+                    ),
                 ),
+                new_version_panel(),
+                spacing="5",
+                width="100%",
             ),
             _sign_in_needed("Only the adapter's author can edit it."),
         ),
