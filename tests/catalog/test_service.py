@@ -214,3 +214,27 @@ def test_edit_updates_search_and_tags(db, people, storage, settings, tmp_path, t
     assert search_adapters(db, q="old").total == 0
     with pytest.raises(service.ForbiddenError):
         service.update_metadata(db, slug=slug, actor=actor(people["bob"]), metadata=AdapterMetadata(title="Mine"))
+
+
+def test_new_version_by_the_author_only(db, people, storage, settings, tmp_path, tiny) -> None:
+    ada, bob = actor(people["ada"]), actor(people["bob"])
+    slug = _upload(db, storage, settings, tmp_path, tiny, ada, seed=30, rank=4)
+    with pytest.raises(service.NotFoundError):  # a draft: bob does not even see it
+        service.add_version(
+            db, slug=slug, uploads=_peft(tmp_path, tiny, seed=31), storage=storage, actor=bob, changelog="x",
+            settings=settings,
+        )  # fmt: skip
+    detail = service.add_version(
+        db, slug=slug, uploads=_peft(tmp_path, tiny, seed=31, rank=8), storage=storage, actor=ada,
+        changelog="Retrained at rank 8", settings=settings,
+    )  # fmt: skip
+    assert [v.number for v in detail.versions] == [2, 1] and detail.rank == 8
+    assert detail.versions[0].changelog == "Retrained at rank 8"
+    assert detail.lora_file is not None and detail.lora_file.sha256 != detail.versions[1].files[0].sha256
+    before = files_left(storage)
+    with pytest.raises(service.ConflictError):
+        service.add_version(
+            db, slug=slug, uploads=_peft(tmp_path, tiny, seed=31, rank=8), storage=storage, actor=ada, changelog="again",
+            settings=settings,
+        )  # fmt: skip
+    assert files_left(storage) == before
