@@ -3,15 +3,15 @@
 import reflex as rx
 
 from app.models import ALL_TABLES
-from app.pages import admin_catalog, catalog, creator, home, placeholders, selftest
-from app.routes import build_api
+from app.pages import admin_catalog, auth, catalog, creator, home, placeholders, selftest
+from app.routes import api_transformers
 from app.startup import on_startup
 
 for table in ALL_TABLES:
     rx.ModelRegistry.register(table)
 
-app = rx.App(api_transformer=build_api())
+app = rx.App(api_transformer=api_transformers())
 app.register_lifespan_task(on_startup)
 
-for module in (home, selftest, placeholders, catalog, creator, admin_catalog):
+for module in (home, selftest, placeholders, auth, catalog, creator, admin_catalog):
     module.add_pages(app)

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from app.models.auth import AuthSession, OIDCIdentity
 from app.models.catalog import (
     Adapter,
     AdapterFile,
@@ -14,7 +15,18 @@ from app.models.catalog import (
 )
 from app.models.users import Role, User
 
-ALL_TABLES = [User, BaseModelFile, BaseModelUpload, Adapter, AdapterTag, AdapterVersion, AdapterFile, Favourite]
+ALL_TABLES = [
+    User,
+    AuthSession,
+    OIDCIdentity,
+    BaseModelFile,
+    BaseModelUpload,
+    Adapter,
+    AdapterTag,
+    AdapterVersion,
+    AdapterFile,
+    Favourite,
+]
 
 __all__ = [
     "ALL_TABLES",
@@ -23,9 +35,11 @@ __all__ = [
     "AdapterStatus",
     "AdapterTag",
     "AdapterVersion",
+    "AuthSession",
     "BaseModelFile",
     "BaseModelUpload",
     "Favourite",
+    "OIDCIdentity",
     "Role",
     "SQLModel",
     "User",
