@@ -7,8 +7,10 @@ import dataclasses
 
 import reflex as rx
 
+from app.auth.guard import requires
 from app.catalog import registry, service
 from app.db import session_scope
+from app.models import Role
 from app.storage import get_storage
 from state.catalog import CardRow, card_row, human_size
 from state.identity import current_actor
@@ -29,6 +31,7 @@ class ModerationState(rx.State):
     error: str = ""
 
     @rx.event
+    @requires(Role.admin)
     def load(self) -> None:
         actor = current_actor(self)
         self.is_admin = actor is not None and actor.is_admin
@@ -44,15 +47,18 @@ class ModerationState(rx.State):
             ]
 
     @rx.event
+    @requires(Role.admin)
     def set_status_filter(self, value: str) -> None:
         self.status_filter = value if value in ("all", "published", "unlisted", "draft", "removed") else "published"
         self.load()
 
     @rx.event
+    @requires(Role.admin)
     def set_reason(self, slug: str, value: str) -> None:
         self.reasons = {**self.reasons, slug: value[:2000]}
 
     @rx.event
+    @requires(Role.admin)
     def moderate(self, slug: str, action: str) -> None:
         self.message, self.error = "", ""
         actor = current_actor(self)
@@ -94,6 +100,7 @@ class BaseModelsState(rx.State):
     import_dirs: str = ""
 
     @rx.event
+    @requires(Role.admin)
     def load(self) -> None:
         from app.settings import get_settings
 
@@ -165,16 +172,19 @@ class BaseModelsState(rx.State):
         self.load()
 
     @rx.event
+    @requires(Role.admin)
     async def register_path(self, form: dict):  # noqa: ANN201
         async for update in self._register("path", form):
             yield update
 
     @rx.event
+    @requires(Role.admin)
     async def register_url(self, form: dict):  # noqa: ANN201
         async for update in self._register("url", form):
             yield update
 
     @rx.event
+    @requires(Role.admin)
     def set_active(self, name: str, active: bool) -> None:
         actor = current_actor(self)
         if actor is None:
@@ -187,6 +197,7 @@ class BaseModelsState(rx.State):
         self.load()
 
     @rx.event
+    @requires(Role.admin)
     def upload_done(self, name: str) -> None:
         """The resumable-upload component finished (it talks to the JSON API itself)."""
         self.message = f"Registered {name[:80]}"

@@ -12,10 +12,12 @@ from urllib.parse import urlencode
 import reflex as rx
 from pydantic import ValidationError
 
+from app.auth.guard import PUBLIC, requires
 from app.catalog import registry, service
 from app.catalog.schemas import AdapterCard, AdapterDetail, SearchParams
 from app.catalog.search import facet_values, search_adapters
 from app.db import session_scope
+from app.models import Role
 from app.storage import get_storage
 from state.identity import current_actor
 
@@ -106,6 +108,7 @@ class CatalogState(rx.State):
         return "/catalog?" + urlencode({**self._params(), "page": min(self.pages, self.page + 1)})
 
     @rx.event
+    @requires(PUBLIC, reason="browsing the public catalog (published adapters only)")
     def load(self) -> None:
         query = dict(self.router.url.query_parameters)
         allowed = {k: v for k, v in query.items() if k in SearchParams.model_fields}
@@ -147,10 +150,12 @@ class CatalogState(rx.State):
         return self.rank or "any"
 
     @rx.event
+    @requires(PUBLIC, reason="browsing the public catalog (published adapters only)")
     def set_q(self, value: str) -> None:
         self.q = value[:200]
 
     @rx.event
+    @requires(PUBLIC, reason="browsing the public catalog (published adapters only)")
     def set_filter(self, name: str, value: str) -> rx.event.EventSpec | None:
         """A filter or the sort changed: apply it at once (the query box waits for Enter/Search)."""
         if name not in ("tag", "task", "license", "rank", "sort"):
@@ -163,12 +168,14 @@ class CatalogState(rx.State):
         return rx.redirect("/catalog" + ("?" + urlencode(fields) if fields else ""))
 
     @rx.event
+    @requires(PUBLIC, reason="browsing the public catalog (published adapters only)")
     def search(self, form: dict) -> rx.event.EventSpec:
         form = form if isinstance(form, dict) else {}
         self.q = str(form.get("q", "") or "").strip()[:200]
         return self._go()
 
     @rx.event
+    @requires(PUBLIC, reason="browsing the public catalog (published adapters only)")
     def clear(self) -> rx.event.EventSpec:
         return rx.redirect("/catalog")
 
@@ -284,6 +291,10 @@ class AdapterPageState(rx.State):
         ]
 
     @rx.event
+    @requires(
+        PUBLIC,
+        reason="an adapter page; drafts and removed adapters only for their author and admins (checked in app.catalog.service)",
+    )
     def load(self) -> None:
         self.loaded = False
         self.found = False
@@ -307,6 +318,7 @@ class AdapterPageState(rx.State):
         self.loaded = True
 
     @rx.event
+    @requires(Role.user)
     def toggle_favourite(self) -> None:
         actor = current_actor(self)
         if actor is None or not self.slug:

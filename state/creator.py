@@ -12,11 +12,13 @@ import dataclasses
 import reflex as rx
 from pydantic import ValidationError
 
+from app.auth.guard import requires
 from app.catalog import service
 from app.catalog.errors import AdapterRejectedError
 from app.catalog.intake import Upload
 from app.catalog.schemas import LICENSES, TASK_TYPES, AdapterDetail, AdapterMetadata, GenerationSettings
 from app.db import session_scope
+from app.models import Role
 from app.storage import get_storage
 from state.catalog import CardRow, card_row, human_size
 from state.identity import current_actor
@@ -89,6 +91,7 @@ class MetadataForm(rx.State):
         return None
 
     @rx.event
+    @requires(Role.creator)
     def set_field(self, name: str, value: str) -> None:
         if name in {
             "title", "summary", "description_md", "tags", "task_type", "license", "languages",
@@ -113,6 +116,7 @@ class CreatorUploadState(MetadataForm):
         return f"/adapters/{self.slug}" if self.slug else ""
 
     @rx.event
+    @requires(Role.creator)
     def load(self) -> None:
         actor = current_actor(self)
         self.signed_in = actor is not None
@@ -121,10 +125,12 @@ class CreatorUploadState(MetadataForm):
         self.title = ""
 
     @rx.event
+    @requires(Role.creator)
     def set_base_model(self, value: str) -> None:
         self.base_model = value if value in ("gemma2-2b", "tiny-gemma2") else "gemma2-2b"
 
     @rx.event
+    @requires(Role.creator)
     async def handle_upload(self, files: list[rx.UploadFile]):  # noqa: ANN201
         """Check and convert the files, then create a draft: the page shows each step's result."""
         self.error, self.checks, self.slug, self.saved_message = "", [], "", ""
@@ -204,10 +210,12 @@ class CreatorUploadState(MetadataForm):
         self.saved_message = "Published: it is in the catalog now." if publish else "Draft saved."
 
     @rx.event
+    @requires(Role.creator)
     def save_draft(self) -> None:
         self._save(False)
 
     @rx.event
+    @requires(Role.creator)
     def publish(self) -> None:
         self._save(True)
 
@@ -231,6 +239,7 @@ class CreatorAdaptersState(rx.State):
     message: str = ""
 
     @rx.event
+    @requires(Role.creator)
     def load(self) -> None:
         actor = current_actor(self)
         self.signed_in = actor is not None
@@ -247,6 +256,7 @@ class CreatorAdaptersState(rx.State):
             ]
 
     @rx.event
+    @requires(Role.creator)
     def set_status(self, slug: str, status: str) -> None:
         actor = current_actor(self)
         if actor is None:
@@ -272,6 +282,7 @@ class EditAdapterState(MetadataForm):
     saved_message: str = ""
 
     @rx.event
+    @requires(Role.creator)
     def load(self) -> None:
         self.saved_message, self.found = "", False
         path = self.router.url.path.rstrip("/")
@@ -290,6 +301,7 @@ class EditAdapterState(MetadataForm):
         self.found = True
 
     @rx.event
+    @requires(Role.creator)
     def save(self) -> None:
         actor = current_actor(self)
         metadata = self.metadata()
@@ -310,10 +322,12 @@ class EditAdapterState(MetadataForm):
     busy: bool = False
 
     @rx.event
+    @requires(Role.creator)
     def set_changelog(self, value: str) -> None:
         self.changelog = str(value)[:2000]
 
     @rx.event
+    @requires(Role.creator)
     async def upload_version(self, files: list[rx.UploadFile]):  # noqa: ANN201
         """A new version of this adapter: same checks and conversion as a first upload."""
         self.version_message, self.version_error = "", ""

@@ -19,10 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.auth.guard import requires
 from app.catalog import registry
 from app.catalog.schemas import Actor
 from app.db import session_scope
-from app.models import BaseModelUpload
+from app.models import BaseModelUpload, Role
 from app.routes.access import request_actor
 from app.routes.catalog_api import PREFIX, error, ok
 from app.storage import get_storage
@@ -56,6 +57,7 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
+@requires(Role.admin)
 async def start_upload(request: Request) -> Response:
     actor = await _admin(request)
     if isinstance(actor, Response):
@@ -89,6 +91,7 @@ async def start_upload(request: Request) -> Response:
         return error(getattr(exc, "status_code", 400), str(exc))
 
 
+@requires(Role.admin)
 async def upload_status(request: Request) -> Response:
     actor = await _admin(request)
     if isinstance(actor, Response):
@@ -104,6 +107,7 @@ async def upload_status(request: Request) -> Response:
         return error(404, exc.message)
 
 
+@requires(Role.admin)
 async def append(request: Request) -> Response:
     actor = await _admin(request)
     if isinstance(actor, Response):
@@ -135,6 +139,7 @@ async def append(request: Request) -> Response:
         return error(exc.status_code, exc.message)
 
 
+@requires(Role.admin)
 async def complete(request: Request) -> Response:
     actor = await _admin(request)
     if isinstance(actor, Response):
@@ -152,6 +157,7 @@ async def complete(request: Request) -> Response:
         return error(exc.status_code, exc.message)
 
 
+@requires(Role.admin)
 async def cancel(request: Request) -> Response:
     actor = await _admin(request)
     if isinstance(actor, Response):

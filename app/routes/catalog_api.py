@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.auth.guard import PUBLIC, requires
 from app.catalog import registry, service
 from app.catalog.schemas import Actor, SearchParams
 from app.catalog.search import facet_values, search_adapters
@@ -48,6 +49,7 @@ def validation_error(exc: ValidationError) -> JSONResponse:
 _PARAMS = set(SearchParams.model_fields)
 
 
+@requires(PUBLIC, reason="search of published adapters; rate limited like every /api/ route")
 async def list_adapters(request: Request) -> Response:
     query = {k: v for k, v in request.query_params.items() if k in _PARAMS}
     try:
@@ -62,6 +64,7 @@ async def list_adapters(request: Request) -> Response:
     return ok(await run_in_threadpool(run))
 
 
+@requires(PUBLIC, reason="filter values of the public catalog")
 async def facets(request: Request) -> Response:
     def run() -> Any:
         with session_scope() as session:
@@ -75,6 +78,7 @@ def _detail(slug: str, actor: Actor | None) -> Any:
         return service.with_file_urls(service.get_adapter(session, slug, actor=actor), get_storage())
 
 
+@requires(PUBLIC, reason="adapter detail; drafts only for their author and admins (checked in the domain)")
 async def adapter_detail(request: Request) -> Response:
     slug = request.path_params["slug"]
     actor = await run_in_threadpool(request_actor, request)
@@ -84,6 +88,7 @@ async def adapter_detail(request: Request) -> Response:
         return error(exc.status_code, exc.message)
 
 
+@requires(PUBLIC, reason="file URLs of an adapter the caller may see (checked in the domain)")
 async def adapter_files(request: Request) -> Response:
     """The newest version's files with their download URLs (local route, presigned or CDN)."""
     slug = request.path_params["slug"]
@@ -102,6 +107,7 @@ async def adapter_files(request: Request) -> Response:
     )
 
 
+@requires(PUBLIC, reason="counts a download once per client per day; no personal data kept")
 async def record_download(request: Request) -> Response:
     """The chat page calls this when it loads an adapter: counted once per client per day."""
     slug = request.path_params["slug"]
@@ -119,6 +125,7 @@ async def record_download(request: Request) -> Response:
     return ok({"counted": counted})
 
 
+@requires(PUBLIC, reason="the registered base models are what every visitor downloads to chat")
 async def base_models(request: Request) -> Response:
     def run() -> Any:
         with session_scope() as session:
@@ -127,6 +134,7 @@ async def base_models(request: Request) -> Response:
     return ok({"items": await run_in_threadpool(run)})
 
 
+@requires(PUBLIC, reason="one registered base model entry")
 async def base_model(request: Request) -> Response:
     name = request.path_params["name"]
 
@@ -140,6 +148,7 @@ async def base_model(request: Request) -> Response:
     return ok(found)
 
 
+@requires(PUBLIC, reason="the published API schema")
 async def openapi_json(request: Request) -> Response:
     from app.routes.openapi import openapi_document
 

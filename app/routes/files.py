@@ -58,7 +58,10 @@ def _not_found() -> Response:
     return JSONResponse({"error": "file not found"}, status_code=404, headers={"Cache-Control": "no-store"})
 
 
-@requires(PUBLIC, reason="content-addressed files; drafts need an access hook (catalog issue)")
+@requires(
+    PUBLIC,
+    reason="content-addressed files; those of drafts and removed adapters only for their author and admins (app.catalog.access)",
+)
 async def serve_file(request: Request) -> Response:
     key = request.path_params["key"]
     if not is_key(key):

@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 from starlette.testclient import TestClient
 
-from app import cache as cache_module
-from app import settings as settings_module
 from app.catalog.demo import seed_demo_catalog
 from app.db import engine_for
 from app.routes import build_api
 from app.storage import get_storage
+from tests.support.auth import reset_caches
 
 
 @pytest.fixture(scope="module")
@@ -26,18 +25,17 @@ def catalog_app(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATA_DIR", str(data_dir))
         mp.setenv("DATABASE_URL", db_url)
+        mp.setenv("RATE_LIMIT_API", "100000/60")  # the fuzzer sends thousands; the limit has its own test
         for name in ("REDIS_URL", "STORAGE_BACKEND", "STORAGE_DIR"):
             mp.delenv(name, raising=False)
-        settings_module.get_settings.cache_clear()
-        cache_module.get_cache.cache_clear()
+        reset_caches()
         with Session(engine_for(db_url), expire_on_commit=False) as session:
             seed_demo_catalog(session, storage=get_storage())
         yield build_api()
         with engine_for(db_url).begin() as conn:
             for table in reversed(SQLModel.metadata.sorted_tables):
                 conn.execute(table.delete())
-        settings_module.get_settings.cache_clear()
-        cache_module.get_cache.cache_clear()
+        reset_caches()
 
 
 @pytest.fixture
@@ -80,6 +78,60 @@ def test_download_is_counted_once_per_client_per_day(client: TestClient) -> None
 
     caching.invalidate()
     assert client.get("/api/v1/adapters/demo-tiny-mlp-r8").json()["download_count"] == before + 1
+
+
+def test_same_visibility_as_the_pages(client: TestClient, catalog_app, db_url: str) -> None:  # noqa: ANN001
+    """A draft is visible through the API to its author (session cookie) and to nobody else."""
+    import sqlalchemy as sa
+
+    from app.auth.sessions import cookie_name, get_session_store
+    from app.catalog import service
+    from app.catalog.schemas import Actor
+    from app.models import Adapter, User
+
+    slug = "demo-tiny-mediapipe-r16"
+    with Session(engine_for(db_url), expire_on_commit=False) as session:
+        demo_id = session.exec(select(User.id).where(User.email == "demo@lorastudio.invalid")).one()
+        ada = User(email="ada@example.com", display_name="Ada", role="creator")
+        other = User(email="other@example.com", display_name="Other", role="creator")
+        session.add_all([ada, other])
+        session.commit()
+        # hand the demo adapter to an active account, which can sign in (the demo author cannot)
+        session.exec(sa.update(Adapter).where(Adapter.slug == slug).values(author_id=ada.id))
+        session.commit()
+        service.unpublish(session, slug=slug, actor=Actor.from_role(ada.id, "creator"))
+    try:
+        assert client.get(f"/api/v1/adapters/{slug}").status_code == 404
+        assert client.get("/api/v1/adapters", params={"q": "mediapipe"}).json()["total"] == 0
+        client.cookies.set(cookie_name(), get_session_store().create(other.id)[0])
+        assert client.get(f"/api/v1/adapters/{slug}").status_code == 404
+        client.cookies.set(cookie_name(), get_session_store().create(ada.id)[0])
+        mine = client.get(f"/api/v1/adapters/{slug}")
+        assert mine.status_code == 200 and mine.json()["status"] == "draft"
+        lora = next(f for f in mine.json()["versions"][0]["files"] if f["role"] == "mediapipe-lora")
+        assert client.get(lora["url"]).status_code == 200  # the author may download the draft's file
+        client.cookies.clear()
+        assert client.get(lora["url"]).status_code == 404  # nobody else
+    finally:
+        client.cookies.clear()
+        with Session(engine_for(db_url)) as session:
+            service.publish(session, slug=slug, actor=Actor.from_role(ada.id, "creator"))
+            session.exec(sa.update(Adapter).where(Adapter.slug == slug).values(author_id=demo_id))
+            session.commit()
+        from app.catalog import caching
+
+        caching.invalidate()
+
+
+def test_api_is_rate_limited(client: TestClient, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("RATE_LIMIT_API", "5/60")
+    reset_caches()
+    try:
+        codes = [client.get("/api/v1/adapters", headers={"X-Test": str(i)}).status_code for i in range(7)]
+        assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
+    finally:
+        monkeypatch.setenv("RATE_LIMIT_API", "100000/60")
+        reset_caches()
 
 
 # The schema is read from the app itself; every request then runs against `catalog_app`'s database.
