@@ -57,7 +57,7 @@ class MetadataForm(rx.State):
     task_types: list[str] = list(TASK_TYPES)
     licenses: list[str] = list(LICENSES)
 
-    def fill(self, detail: AdapterDetail) -> None:
+    def _fill(self, detail: AdapterDetail) -> None:
         self.title, self.summary, self.description_md = detail.title, detail.summary, detail.description_md
         self.tags = ", ".join(detail.tags)
         self.task_type, self.license = detail.task_type, detail.license
@@ -67,7 +67,7 @@ class MetadataForm(rx.State):
         self.temperature, self.top_k, self.max_tokens = f"{gen.temperature:g}", str(gen.top_k), str(gen.max_tokens)
         self.form_error = ""
 
-    def metadata(self) -> AdapterMetadata | None:
+    def _metadata(self) -> AdapterMetadata | None:
         try:
             return AdapterMetadata(
                 title=self.title,
@@ -166,7 +166,7 @@ class CreatorUploadState(MetadataForm):
             return
         self.busy = False
         self._show_checks(detail, names)
-        self.fill(detail)
+        self._fill(detail)
         self.slug, self.status = detail.slug, detail.status
 
     def _show_checks(self, detail: AdapterDetail, names: list[str]) -> None:
@@ -195,7 +195,7 @@ class CreatorUploadState(MetadataForm):
         if actor is None or not self.slug:
             self.form_error = "Upload an adapter first."
             return
-        metadata = self.metadata()
+        metadata = self._metadata()
         if metadata is None:
             return
         try:
@@ -297,14 +297,14 @@ class EditAdapterState(MetadataForm):
             return
         if detail.author_id != actor.user_id:
             return
-        self.fill(detail)
+        self._fill(detail)
         self.found = True
 
     @rx.event
     @requires(Role.creator)
     def save(self) -> None:
         actor = current_actor(self)
-        metadata = self.metadata()
+        metadata = self._metadata()
         if actor is None or metadata is None:
             self.form_error = self.form_error or "Sign in first."
             return
