@@ -142,3 +142,42 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", build_api())
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_matches_its_schema(catalog_app, case) -> None:  # noqa: ANN001
     case.call_and_validate()
+
+
+def test_resumable_base_model_upload_over_http(client: TestClient, catalog_app, db_url: str, tmp_path) -> None:  # noqa: ANN001
+    """Admin only; chunks land at the offset the server confirms; a repeated chunk gets 409 + where to go on."""
+    import hashlib
+
+    from app.auth.sessions import cookie_name, get_session_store
+    from app.mediapipe_format import build_tiny_base
+    from app.models import User
+
+    data = build_tiny_base(tmp_path / "base.bin").read_bytes()
+    with Session(engine_for(db_url), expire_on_commit=False) as session:
+        root = User(email="root@example.com", display_name="Root", role="admin")
+        user = User(email="user@example.com", display_name="User", role="user")
+        session.add_all([root, user])
+        session.commit()
+    start = {"name": "tiny-http", "title": "Tiny via HTTP", "architecture": "tiny-gemma2", "size": len(data)}
+    url = "/api/v1/admin/base-model-uploads"
+    assert client.post(url, json=start).status_code == 401
+    client.cookies.set(cookie_name(), get_session_store().create(user.id)[0])
+    assert client.post(url, json=start).status_code == 403
+    client.cookies.set(cookie_name(), get_session_store().create(root.id)[0])
+    try:
+        created = client.post(url, json=start)
+        assert created.status_code == 201, created.text
+        upload_id = created.json()["id"]
+        half = len(data) // 2
+        first = client.put(f"{url}/{upload_id}?offset=0", content=data[:half])
+        assert first.json()["received"] == half
+        again = client.put(f"{url}/{upload_id}?offset=0", content=data[:half])  # the answer was lost; resent
+        assert again.status_code == 409 and again.json()["received"] == half
+        assert client.get(f"{url}/{upload_id}").json()["received"] == half
+        assert client.post(f"{url}/{upload_id}/complete").status_code == 400  # not all bytes yet
+        assert client.put(f"{url}/{upload_id}?offset={half}", content=data[half:]).json()["received"] == len(data)
+        done = client.post(f"{url}/{upload_id}/complete")
+        assert done.status_code == 201 and done.json()["sha256"] == hashlib.sha256(data).hexdigest()
+        assert client.get("/api/v1/base-models/tiny-http").json()["size_bytes"] == len(data)
+    finally:
+        client.cookies.clear()
