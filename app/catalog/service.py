@@ -16,6 +16,7 @@ import secrets
 import unicodedata
 from collections.abc import Sequence
 
+import redis
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
@@ -537,8 +538,12 @@ def record_download(session: Session, *, slug: str, client: str, actor: Actor | 
         raise NotFoundError(f"no adapter '{slug[:80]}'")
     day = dt.date.today().isoformat()
     key = f"catalog:dl:{adapter.id}:{day}:{client[:80]}"
-    if get_cache().incr(key, ttl=86_400) > 1:
-        return False
+    try:
+        if get_cache().incr(key, ttl=86_400) > 1:
+            return False
+    except redis.RedisError:
+        pass  # without the cache, count rather than lose the download
+
     session.exec(  # type: ignore[call-overload]
         sa.update(Adapter).where(Adapter.id == adapter.id).values(download_count=Adapter.download_count + 1)
     )
