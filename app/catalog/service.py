@@ -20,6 +20,7 @@ import redis
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from app.auth.accounts import on_account_deleted
 from app.cache import get_cache
 from app.catalog import caching
 from app.catalog.errors import AdapterRejectedError
@@ -549,6 +550,26 @@ def record_download(session: Session, *, slug: str, client: str, actor: Actor | 
     )
     session.commit()
     return True
+
+
+@on_account_deleted
+def hand_over_adapters(session: Session, user: User, placeholder: User) -> None:
+    """Account deletion: published and unlisted adapters stay (people rely on them) under the
+    shared "Deleted user"; drafts and removed ones go with the account (rows cascade; stored
+    files are left for a storage sweep)."""
+    for adapter in session.exec(select(Adapter).where(Adapter.author_id == user.id)).all():
+        if adapter.status in PUBLIC_STATUSES:
+            adapter.author_id = placeholder.id or 0
+            adapter.search_text = search_text_for(
+                title=adapter.title,
+                summary=adapter.summary,
+                tags=list(adapter.tags),
+                author_name=placeholder.display_name,
+            )
+            session.add(adapter)
+        else:
+            session.delete(adapter)
+    caching.mark_changed(session)
 
 
 __all__ = [

@@ -238,3 +238,20 @@ def test_new_version_by_the_author_only(db, people, storage, settings, tmp_path,
             settings=settings,
         )  # fmt: skip
     assert files_left(storage) == before
+
+
+def test_deleting_an_account_keeps_its_public_adapters(db, people, storage, settings, tmp_path, tiny) -> None:
+    from app.auth import accounts
+
+    ada = actor(people["ada"])
+    public = _upload(db, storage, settings, tmp_path, tiny, ada, seed=50, title="Keeps working")
+    service.publish(db, slug=public, actor=ada)
+    draft = _upload(db, storage, settings, tmp_path, tiny, ada, seed=51, title="Half done")
+    service.set_favourite(db, slug=public, actor=actor(people["bob"]), favourite=True)
+    accounts.delete_account(db, user_id=people["ada"].id, confirm_email="ada@example.com")
+    kept = service.get_adapter(db, public)
+    assert kept.author_name == "Deleted user" and kept.favourite_count == 1
+    assert [c.slug for c in search_adapters(db, q="deleted").items] == [public]
+    with pytest.raises(service.NotFoundError):
+        service.get_adapter(db, draft, actor=Actor(user_id=0, is_admin=True))
+    assert catalog_rows(db)["adapter_version"] == 1
