@@ -51,7 +51,8 @@ def session_scope() -> Iterator[Session]:
 def migrate(url: str | None = None) -> None:
     """Bring the database to the current schema (Alembic head); safe to run at every start.
 
-    On PostgreSQL an advisory lock makes concurrent workers migrate one after another.
+    On PostgreSQL an advisory lock makes concurrent workers migrate one after another; on a SQLite
+    file, a lock file beside it does (several workers start at once in the Redis topology).
     """
     from pathlib import Path
 
@@ -66,7 +67,7 @@ def migrate(url: str | None = None) -> None:
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "alembic"))
     engine = engine_for(url)
-    with engine.connect() as connection:
+    with _sqlite_migration_lock(url), engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_lock(727274)"))
         try:
@@ -77,3 +78,21 @@ def migrate(url: str | None = None) -> None:
             if connection.dialect.name == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_unlock(727274)"))
                 connection.commit()
+
+
+@contextmanager
+def _sqlite_migration_lock(url: str) -> Iterator[None]:
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -8,6 +8,7 @@ import anyio
 
 from app import runtime_assets
 from app.catalog.demo import seed_on_start
+from app.config import get_runtime_config
 from app.db import migrate
 from app.settings import get_settings
 from app.storage import get_storage
@@ -19,7 +20,10 @@ async def on_startup() -> None:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.secret()  # generate and persist the secret key on first start
-    await anyio.to_thread.run_sync(migrate)
+    try:
+        await anyio.to_thread.run_sync(migrate)
+    finally:
+        get_runtime_config().start()  # load overrides and follow other workers' changes, whatever happened above
     if runtime_assets.wasm_dir(settings) is None:
         log.warning("MediaPipe wasm files not found; the engine cannot start until set-up installs them")
     try:

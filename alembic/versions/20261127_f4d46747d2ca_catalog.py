@@ -1,7 +1,7 @@
 """catalog: base models, adapters, versions, files, tags, favourites
 
 Revision ID: f4d46747d2ca
-Revises: fbbad62c0c44
+Revises: 323e2127ea5e
 Create Date: 2026-11-27 03:10:28.745730
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = 'f4d46747d2ca'
-down_revision: str | None = 'fbbad62c0c44'
+down_revision: str | None = '323e2127ea5e'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,12 +13,15 @@ from app.models.catalog import (
     BaseModelUpload,
     Favourite,
 )
+from app.models.config import ConfigAudit, ConfigOverride
 from app.models.users import Role, User
 
 ALL_TABLES = [
     User,
     AuthSession,
     OIDCIdentity,
+    ConfigOverride,
+    ConfigAudit,
     BaseModelFile,
     BaseModelUpload,
     Adapter,
@@ -36,6 +39,8 @@ __all__ = [
     "AdapterTag",
     "AdapterVersion",
     "AuthSession",
+    "ConfigAudit",
+    "ConfigOverride",
     "BaseModelFile",
     "BaseModelUpload",
     "Favourite",
