@@ -4,7 +4,7 @@ import reflex as rx
 
 from app.analytics import lifecycle as analytics_lifecycle
 from app.models import ALL_TABLES
-from app.pages import admin_config, analytics, auth, home, placeholders, selftest
+from app.pages import admin_catalog, admin_config, analytics, auth, catalog, creator, home, placeholders, selftest
 from app.routes import api_transformers
 from app.startup import on_startup
 
@@ -15,5 +15,5 @@ app = rx.App(api_transformer=api_transformers())
 app.register_lifespan_task(on_startup)
 app.register_lifespan_task(analytics_lifecycle.lifespan)
 
-for module in (home, selftest, placeholders, auth, admin_config, analytics):
+for module in (home, selftest, placeholders, auth, admin_config, catalog, creator, admin_catalog, analytics):
     module.add_pages(app)

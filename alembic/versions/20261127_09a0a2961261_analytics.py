@@ -1,7 +1,7 @@
 """analytics
 
 Revision ID: 09a0a2961261
-Revises: 323e2127ea5e
+Revises: f4d46747d2ca
 Create Date: 2026-11-27 02:58:53.544310
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '09a0a2961261'
-down_revision: str | None = '323e2127ea5e'
+down_revision: str | None = 'f4d46747d2ca'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """The few places where analytics meets modules that land on their own branches.
 
 Accounts (who is signed in), run-time configuration (analytics on/off, retention days) and the
-catalog (which adapters a creator owns, still to come) plug in here and nowhere else. Rate limiting is the
+catalog (which adapters a creator owns) plug in here and nowhere else. Rate limiting is the
 shared JSON API limit (app.routes.middleware.APIRateLimitMiddleware covers /api/).
 """
 
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.requests import Request
 
 from app.auth import guard
 from app.config import get_runtime_config
+from app.models.catalog import Adapter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,5 +52,6 @@ def retention_days() -> int:
 
 
 def owned_adapter_ids(session: Session, user_id: int) -> list[str]:
-    """Adapter ids (catalog slugs) a creator owns; the catalog fills this in (until then, none)."""
-    return []
+    """Adapter ids (catalog slugs) a creator authored, whatever their status (drafts and removed
+    adapters keep their history)."""
+    return list(session.exec(select(Adapter.slug).where(Adapter.author_id == user_id)))

@@ -10,6 +10,16 @@ from app.models.analytics import (
     AnalyticsStreamMark,
 )
 from app.models.auth import AuthSession, OIDCIdentity
+from app.models.catalog import (
+    Adapter,
+    AdapterFile,
+    AdapterStatus,
+    AdapterTag,
+    AdapterVersion,
+    BaseModelFile,
+    BaseModelUpload,
+    Favourite,
+)
 from app.models.config import ConfigAudit, ConfigOverride
 from app.models.users import Role, User
 
@@ -19,6 +29,13 @@ ALL_TABLES = [
     OIDCIdentity,
     ConfigOverride,
     ConfigAudit,
+    BaseModelFile,
+    BaseModelUpload,
+    Adapter,
+    AdapterTag,
+    AdapterVersion,
+    AdapterFile,
+    Favourite,
     AnalyticsEvent,
     AnalyticsRollup,
     AnalyticsSeen,
@@ -28,14 +45,22 @@ ALL_TABLES = [
 
 __all__ = [
     "ALL_TABLES",
+    "Adapter",
+    "AdapterFile",
+    "AdapterStatus",
+    "AdapterTag",
+    "AdapterVersion",
     "AnalyticsEvent",
     "AnalyticsPreference",
     "AnalyticsRollup",
     "AnalyticsSeen",
     "AnalyticsStreamMark",
     "AuthSession",
+    "BaseModelFile",
+    "BaseModelUpload",
     "ConfigAudit",
     "ConfigOverride",
+    "Favourite",
     "OIDCIdentity",
     "Role",
     "SQLModel",
