@@ -51,15 +51,12 @@ def _seed_events(engine: sa.Engine) -> None:
     store.write_with_retry(engine, rows)
 
 
-def _give_adapter(db: Session, user_id: int, slug: str) -> bool:
-    """Make `user_id` own `slug` in the catalog, where the catalog exists yet."""
-    try:
-        from app.models.catalog import Adapter  # the catalog issue
-    except ImportError:
-        return False
+def _give_adapter(db: Session, user_id: int, slug: str) -> None:
+    """Make `user_id` the author of catalog adapter `slug`."""
+    from app.models.catalog import Adapter
+
     db.add(Adapter(slug=slug, title=slug, author_id=user_id, rank=8))
     db.commit()
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +74,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         creator, creator_id = creator_user.email, creator_user.id
         _give_adapter(db, creator_id, "alpha-lora")
         owned = sorted(set(wiring.owned_adapter_ids(db, creator_id)) & set(ADAPTERS))
+    assert owned == ["alpha-lora"]
     port = free_port()
     env = {**FAST_ARGON2, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "RATE_LIMIT_SIGNIN": "300/minute"}
     server = AppServer(data_dir=data, env=env, port=port).start()
@@ -91,7 +89,7 @@ def _sign_in_to(page: Page, seeded: Seeded, email: str, path: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.locator("#signin-submit").click()
-    expect(page).to_have_url(re.compile(re.escape(path) + "$"), timeout=TIMEOUT)
+    expect(page).to_have_url(re.compile(re.escape(path) + "/?$"), timeout=TIMEOUT)
 
 
 def _table_column(page: Page, table: str) -> list[str]:
