@@ -16,7 +16,11 @@ target_metadata = SQLModel.metadata
 
 
 def _url() -> str:
-    return config.attributes.get("url") or get_settings().effective_database_url
+    if config.attributes.get("url"):
+        return config.attributes["url"]
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
+    return settings.effective_database_url
 
 
 def run_migrations_offline() -> None:

@@ -44,7 +44,8 @@ def test_downgrade_to_base_and_up_again(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("tool", ["alembic", "reflex"])
 def test_command_line_migrations(tool: str, tmp_path: Path) -> None:
-    """`alembic upgrade head` and `reflex db migrate` both bring an empty database to head."""
+    """`alembic upgrade head` and `reflex db migrate` bring a fresh data directory to head."""
+    tmp_path = tmp_path / "fresh"  # not created yet, as on a first start
     env = reflex_env(DATA_DIR=str(tmp_path))
     env.pop("DATABASE_URL", None)
     bindir = Path(sys.executable).parent
