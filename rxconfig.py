@@ -5,10 +5,12 @@ import os
 import reflex as rx
 from reflex_base.plugins.sitemap import SitemapPlugin
 
+from app.observability.procenv import ensure_metrics_dir
 from app.settings import get_settings
 
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
+ensure_metrics_dir()  # before the server forks its workers, so /metrics sums all of them
 
 settings = get_settings()
 

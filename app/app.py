@@ -3,14 +3,18 @@
 import reflex as rx
 
 from app.models import ALL_TABLES
+from app.observability.errors import backend_exception_handler
+from app.observability.setup import observe, setup_observability
 from app.pages import home, placeholders, selftest
 from app.routes import build_api
 from app.startup import on_startup
 
+setup_observability()
+
 for table in ALL_TABLES:
     rx.ModelRegistry.register(table)
 
-app = rx.App(api_transformer=build_api())
+app = rx.App(api_transformer=[build_api(), observe], backend_exception_handler=backend_exception_handler)
 app.register_lifespan_task(on_startup)
 
 for module in (home, selftest, placeholders):

@@ -26,7 +26,16 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Bounded waits: while the database is unreachable a request fails fast with a clear 503
+    # (app/observability/errors.py) instead of hanging.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=10,
+        connect_args={"connect_timeout": get_settings().db_connect_timeout_s},
+    )
 
 
 def get_engine() -> Engine:

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     mediapipe_wasm_dir: Path | None = Field(None, description="Override where the runtime's wasm files are read.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    # Operations (app/observability): logs, metrics, health checks.
+    log_format: Literal["json", "text"] = Field("json", description="json: one JSON object per line (ELK/Loki).")
+    access_log: bool = Field(True, description="Log one line per HTTP request and websocket session.")
+    metrics_token: SecretStr | None = Field(None, description="Bearer token for GET /metrics; unset: /metrics is off.")
+    health_timeout_s: float = Field(2.0, gt=0, le=30, description="Readiness gives up on a dependency after this.")
+    db_connect_timeout_s: int = Field(5, ge=1, le=60, description="PostgreSQL connect timeout (no hanging requests).")
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
