@@ -83,6 +83,11 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
     @model_validator(mode="after")
     def _check_storage(self) -> Settings:
         if self.storage_backend == "s3" and not self.s3_bucket:

@@ -67,9 +67,12 @@ class ObservabilityMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
-            elif kind == "http.response.body":
+                response_headers = list(message.get("headers", []))
+                for name, value in response_headers:
+                    if name.lower() == b"content-length" and value.isdigit():
+                        response_bytes = -int(value)  # files may go out by zero-copy, without body messages
+                message["headers"] = [*response_headers, (b"x-request-id", request_id.encode())]
+            elif kind == "http.response.body" and response_bytes >= 0:
                 response_bytes += len(message.get("body", b""))
             elif kind == "websocket.accept":
                 status = 101
@@ -105,7 +108,7 @@ class ObservabilityMiddleware:
                         "status": status,
                         "outcome": outcome,
                         "duration_ms": round(seconds * 1000, 2),
-                        "bytes": response_bytes,
+                        "bytes": abs(response_bytes),
                         "client": client_address(scope),
                     },
                 )
