@@ -19,12 +19,26 @@ from typing import Any
 from app.observability import log_context
 
 REDACTED = "[redacted]"
-# Matched against field names (case-insensitive) anywhere in a record's structured data.
-SENSITIVE_KEY = re.compile(
-    r"pass(word|wd|phrase)?|secret|token|auth(orization)?$|cookie|api[_-]?key|credential|"
-    r"private[_-]?key|session[_-]?id|^session$|prompt|answer|completion|transcript|message_text|^content$",
-    re.IGNORECASE,
+# A field is sensitive when its name, split into words (snake_case, kebab-case, camelCase), holds
+# one of these words or pairs, or is one of the whole names. "tokens_per_second" stays visible.
+_SENSITIVE_WORDS = frozenset(
+    {"password", "passwd", "passphrase", "secret", "token", "authorization", "cookie", "cookies", "credential"}
+    | {"credentials", "apikey", "prompt", "prompts", "answer", "answers", "transcript", "csrf", "otp"}
 )
+_SENSITIVE_PAIRS = frozenset({("api", "key"), ("private", "key"), ("session", "id"), ("session", "key")})
+_SENSITIVE_NAMES = frozenset({"session", "content", "body", "text", "message_text", "messages", "completion", "code"})
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def is_sensitive(key: str) -> bool:
+    if key.lower() in _SENSITIVE_NAMES:
+        return True
+    words = [word.lower() for word in _WORD.findall(key)]
+    return any(word in _SENSITIVE_WORDS for word in words) or any(
+        pair in _SENSITIVE_PAIRS for pair in zip(words, words[1:])
+    )
+
+
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 _MAX_DEPTH = 6
 
@@ -35,7 +49,7 @@ def redact(value: Any, *, _depth: int = 0) -> Any:
         return "..."
     if isinstance(value, Mapping):
         return {
-            str(key): REDACTED if SENSITIVE_KEY.search(str(key)) else redact(item, _depth=_depth + 1)
+            str(key): REDACTED if is_sensitive(str(key)) else redact(item, _depth=_depth + 1)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):

@@ -138,7 +138,7 @@ def _record_event(seconds: float, attributes: dict[str, Any]) -> None:
         extra={
             "event": event,
             "event_id": txid,
-            "session": session,
+            "session_hash": session,
             "duration_ms": round(seconds * 1000, 2),
             "outcome": outcome,
         },

@@ -15,7 +15,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability import log_context, metrics
-from app.observability.logs import REDACTED, SENSITIVE_KEY
+from app.observability.logs import REDACTED, is_sensitive
 
 access_log = logging.getLogger("lorastudio.access")
 
@@ -38,7 +38,7 @@ def safe_query(query: bytes) -> str:
     if not query:
         return ""
     pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-    return urlencode([(key, REDACTED if SENSITIVE_KEY.search(key) else value) for key, value in pairs], safe="[]")
+    return urlencode([(key, REDACTED if is_sensitive(key) else value) for key, value in pairs], safe="[]")
 
 
 def client_address(scope: Scope) -> str | None:

@@ -55,7 +55,7 @@ class LoopbackProxy:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self._call(self._set_mode("refuse"))
+            self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
@@ -79,6 +79,13 @@ class LoopbackProxy:
             if mode == "blackhole":
                 await self._drop()
             await self._listen()
+
+    async def _shutdown(self) -> None:
+        await self._set_mode("refuse")
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drop(self) -> None:
         for writer in list(self._writers):
