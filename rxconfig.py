@@ -13,6 +13,7 @@ os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
 ensure_metrics_dir()  # before the server forks its workers, so /metrics sums all of them
 
 settings = get_settings()
+settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file and secret key live here
 
 config = rx.Config(
     app_name="app",

@@ -9,7 +9,9 @@ NAV_LINKS = [("Catalog", "/catalog"), ("Chat", "/chat"), ("Self-test", "/selftes
 
 
 def _nav_link(label: str, href: str) -> rx.Component:
-    return rx.link(label, href=href, size="3", weight="medium", color_scheme="gray", high_contrast=True)
+    return rx.link(
+        label, href=href, size="3", weight="medium", color_scheme="gray", high_contrast=True, underline="hover"
+    )
 
 
 def user_slot() -> rx.Component:
