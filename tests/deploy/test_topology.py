@@ -1,0 +1,238 @@
+"""The production topology on loopback, end to end, on the real PostgreSQL and Redis.
+
+One exported static site (`reflex export --frontend-only`, API URL baked in) served by a plain
+static server; two backend processes behind one entry point (a TCP proxy the test steers):
+  A = `reflex run --env prod --backend-only`   (the documented static-export command)
+  B = `python -m app.serve`                    (the container's command; it also serves the pages)
+PostgreSQL and Redis are reached through proxies too, so the test can take them away.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import psutil
+import pytest
+import redis
+import sqlalchemy as sa
+
+from app.runtime_assets import WASM_URL_BASE
+from tests.support import migrations, services
+from tests.support.loopback_proxy import LoopbackProxy
+from tests.support.topology import Backend, StaticServer, export_site
+
+METRICS_TOKEN = "topology-metrics"  # noqa: S105 - a test value
+
+
+@dataclass
+class Stack:
+    entry: LoopbackProxy
+    a: Backend
+    b: Backend
+    static: StaticServer
+    pg: LoopbackProxy
+    redis_proxy: LoopbackProxy
+    redis_url: str
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.entry.port}"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not services.postgres_reachable():
+        services.unavailable(f"PostgreSQL not reachable at {services.POSTGRES_ADMIN_URL}")
+    if not services.redis_reachable():
+        services.unavailable(f"Redis not reachable at {services.REDIS_URL}")
+    work = tmp_path_factory.mktemp("topology")
+    db_url = services.create_postgres_database()
+    migrations.upgrade(db_url)
+    pg_target = sa.engine.make_url(db_url)
+    pg = LoopbackProxy((pg_target.host or "127.0.0.1", pg_target.port or 5432)).start()
+    redis_proxy = LoopbackProxy(("127.0.0.1", 6379)).start()
+    redis_url = f"redis://127.0.0.1:{redis_proxy.port}/11"
+    redis.Redis.from_url(services.REDIS_URL.rsplit("/", 1)[0] + "/11").flushdb()
+    env = {
+        "DATABASE_URL": pg_target.set(host="127.0.0.1", port=pg.port).render_as_string(hide_password=False),
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "topology-test-secret-key-0123456789",
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "GRANIAN_WORKERS": "1",
+        "HEALTH_TIMEOUT_S": "1.5",
+        "DB_CONNECT_TIMEOUT_S": "2",
+    }
+    a = Backend(data_dir=work / "a", env=env, command="reflex")
+    b = Backend(
+        data_dir=work / "b", env={**env, "REFLEX_WEB_WORKDIR": str(work / "web" / ".web")}, command="serve", pages=True
+    )
+    entry = LoopbackProxy(("127.0.0.1", a.port), ("127.0.0.1", b.port)).start()
+    site = export_site(api_url=f"http://127.0.0.1:{entry.port}", dest=work / "site", work=work / "web")
+    static = StaticServer(site).start()
+    started: list = [entry, pg, redis_proxy, static]
+    try:
+        started.append(a.start())
+        started.append(b.start())
+        yield Stack(entry=entry, a=a, b=b, static=static, pg=pg, redis_proxy=redis_proxy, redis_url=redis_url)
+    finally:
+        for part in reversed(started):
+            part.stop() if isinstance(part, Backend | StaticServer) else part.close()
+        services.drop_postgres_database(db_url)
+
+
+def _backend_pids(backend: Backend) -> set[int]:
+    assert backend.process is not None
+    parent = psutil.Process(backend.process.pid)
+    return {parent.pid, *(child.pid for child in parent.children(recursive=True))}
+
+
+def _capture_frames(page) -> list[str]:  # noqa: ANN001
+    """Every frame the page receives from the backend's websocket, from now on."""
+    frames: list[str] = []
+
+    def on_socket(ws) -> None:  # noqa: ANN001
+        if "/_event" in ws.url:
+            ws.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    page.on("websocket", on_socket)
+    return frames
+
+
+def _until(predicate, timeout_s: float, message: str, page=None) -> None:  # noqa: ANN001
+    """Poll; with a page, wait through Playwright so that its event callbacks keep running."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, message
+        if page is not None:
+            page.wait_for_timeout(200)
+        else:
+            time.sleep(0.2)
+
+
+def test_static_site_talks_to_the_backend_on_another_origin(stack: Stack, page) -> None:
+    stack.entry.route_to(0)
+    frames = _capture_frames(page)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(stack.static.url + "/")
+    page.get_by_role("heading", name=re.compile("Chat with Gemma2 LoRA adapters")).wait_for()
+    _until(lambda: any("delta" in frame for frame in frames), 30, "no state arrived over the websocket", page)
+    backend_requests = [url for url in requests if url.startswith(stack.api)]
+    assert all("/_event" in url or "/ping" in url for url in backend_requests), requests
+    strangers = [url for url in requests if not url.startswith((stack.api, stack.static.url, "data:", "blob:"))]
+    assert not strangers, f"the pages fetched from elsewhere: {strangers}"
+    assert page.url.startswith(stack.static.url), "the pages come from the static host"
+
+    # The engine's runtime files come from the backend's /runtime routes, cross-origin.
+    status = page.evaluate(
+        """async (url) => {
+            const response = await fetch(url, {mode: "cors"});
+            const bytes = (await response.arrayBuffer()).byteLength;
+            return [response.status, response.headers.get("content-type"), bytes];
+        }""",
+        f"{stack.api}{WASM_URL_BASE}/genai_wasm_internal.wasm",
+    )
+    assert status[0] == 200 and status[1] == "application/wasm" and status[2] > 1_000_000
+
+
+def test_a_session_moves_to_another_backend_and_keeps_its_state(stack: Stack, page) -> None:
+    """Two workers, one Redis: a browser whose websocket lands on the other backend carries on
+    with the same Reflex session (no sticky sessions needed)."""
+    stack.entry.route_to(0)
+    frames = _capture_frames(page)
+    page.goto(stack.static.url + "/selftest")
+    _until(lambda: any("delta" in frame for frame in frames), 30, "no state from backend A", page)
+    token = page.evaluate("() => window.sessionStorage.getItem('token')")
+    assert token
+    store = redis.Redis.from_url(services.REDIS_URL.rsplit("/", 1)[0] + "/11")
+    state_keys = {key for key in store.keys("*") if token.encode() in key}
+    assert state_keys, "backend A keeps the session's state in Redis"
+
+    b_hydrations = stack.b.log_text().count("hydrate")
+    frames.clear()
+    stack.entry.route_to(1)
+    stack.entry.drop_connections()  # as when a pod goes away: the browser reconnects by itself
+    _until(lambda: any("delta" in frame for frame in frames), 30, "the browser did not resume on backend B", page)
+    _until(lambda: stack.b.log_text().count("hydrate") > b_hydrations, 10, "backend B never served the session", page)
+    assert page.evaluate("() => window.sessionStorage.getItem('token')") == token
+    assert {key for key in store.keys("*") if token.encode() in key} == state_keys, (
+        "backend B loaded the same session state instead of starting a new one"
+    )
+
+
+def test_the_container_command_serves_pages_and_backend_on_one_port(stack: Stack, page) -> None:
+    stack.entry.route_to(1)  # B: python -m app.serve with the built pages mounted
+    frames = _capture_frames(page)
+    response = page.goto(stack.api + "/selftest")
+    assert response is not None and response.status == 200
+    _until(lambda: any("delta" in frame for frame in frames), 30, "no state from app.serve", page)
+    assert httpx.get(f"{stack.api}/catalog", follow_redirects=True).status_code == 200
+
+
+def test_readiness_follows_postgres_without_restarting_workers(stack: Stack) -> None:
+    backends = [stack.a, stack.b]
+    pids = {backend.port: _backend_pids(backend) for backend in backends}
+    for backend in backends:
+        assert httpx.get(f"{backend.url}/healthz/ready").status_code == 200
+    stack.pg.set_mode("refuse")
+    stack.pg.drop_connections()
+    try:
+        for backend in backends:
+            start = time.monotonic()
+            ready = httpx.get(f"{backend.url}/healthz/ready", timeout=10)
+            assert ready.status_code == 503 and ready.json()["checks"]["database"]["ok"] is False
+            assert time.monotonic() - start < 4, "readiness answers within its timeout"
+            assert httpx.get(f"{backend.url}/healthz/live").status_code == 200, "liveness ignores the database"
+        assert httpx.get(stack.static.url + "/catalog").status_code == 200, "the static pages do not need it"
+        stack.pg.set_mode("blackhole")  # a database that accepts and never answers
+        start = time.monotonic()
+        assert httpx.get(f"{stack.a.url}/healthz/ready", timeout=10).status_code == 503
+        assert time.monotonic() - start < 4
+    finally:
+        stack.pg.set_mode("forward")
+    for backend in backends:
+        _until(
+            lambda url=backend.url: httpx.get(f"{url}/healthz/ready", timeout=10).status_code == 200,
+            15,
+            "readiness did not recover",
+        )
+    assert {backend.port: _backend_pids(backend) for backend in backends} == pids, "no worker was restarted"
+
+
+def test_redis_outage_degrades_but_pages_and_files_keep_working(stack: Stack) -> None:
+    stack.redis_proxy.set_mode("refuse")
+    try:
+        for backend in (stack.a, stack.b):
+            ready = httpx.get(f"{backend.url}/healthz/ready", timeout=10)
+            assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+            assert ready.json()["checks"]["redis"]["ok"] is False
+            head = httpx.head(f"{backend.url}{WASM_URL_BASE}/genai_wasm_internal.js", timeout=10)
+            assert head.status_code == 200
+        assert httpx.get(f"{stack.b.url}/selftest", timeout=10, follow_redirects=True).status_code == 200
+    finally:
+        stack.redis_proxy.set_mode("forward")
+    _until(lambda: httpx.get(f"{stack.a.url}/healthz/ready").json()["status"] == "ready", 10, "Redis did not come back")
+
+
+def test_metrics_and_logs_cover_requests_and_event_handlers(stack: Stack) -> None:
+    """Runs after the browser tests above: their hydrate events were timed and logged."""
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    text = httpx.get(f"{stack.b.url}/metrics", headers=headers).text
+    assert re.search(r'lorastudio_event_duration_seconds_count\{event="[^"]*hydrate[^"]*",outcome="ok"\} [1-9]', text)
+    assert re.search(r'lorastudio_http_requests_total\{method="GET",route="/healthz/ready",status="503"\} [1-9]', text)
+    assert "lorastudio_websocket_connections" in text
+    assert httpx.get(f"{stack.b.url}/metrics").status_code == 401
+
+    lines = [json.loads(line) for line in stack.b.log_text().splitlines() if line.startswith("{")]
+    events = [line for line in lines if line.get("logger") == "lorastudio.events"]
+    assert events and all({"event", "event_id", "duration_ms", "outcome"} <= set(line) for line in events)
+    assert all(len(line["session_hash"]) == 16 for line in events), "the client token never appears in logs"
+    access = [line for line in lines if line.get("logger") == "lorastudio.access"]
+    assert access and all(line.get("request_id") for line in access)
+    secret_values = ("topology-test-secret-key", METRICS_TOKEN, "hunter2")
+    assert not any(value in stack.b.log_text() for value in secret_values)
