@@ -46,7 +46,14 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
-    cdn_base_url: str | None = None
+    s3_key_prefix: str = Field("files/", description="Prefix of every object key in the bucket.")
+    s3_presign_expiry_s: int = Field(600, ge=1, le=604_800, description="Lifetime of presigned GET URLs.")
+    s3_multipart_threshold_bytes: int = Field(64 * 1024**2, ge=5 * 1024**2, description="Multipart above this size.")
+    s3_multipart_chunk_bytes: int = Field(16 * 1024**2, ge=5 * 1024**2, description="Part size of multipart uploads.")
+    cdn_base_url: str | None = Field(None, description="Public files are linked here (e.g. CloudFront) instead.")
+    max_adapter_upload_bytes: int = Field(256 * 1024**2, ge=1, description="Largest adapter upload (file or zip).")
+    max_base_model_bytes: int = Field(8 * 1024**3, ge=1, description="Largest base model file.")
+    lora_ranks: list[int] = Field([4, 8, 16], description="LoRA ranks declared to the runtime (loraRanks).")
     secret_key: SecretStr | None = Field(None, description="Unset: generated once into DATA_DIR/secret_key.")
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://localhost:3000")
     mediapipe_wasm_dir: Path | None = Field(None, description="Override where the runtime's wasm files are read.")
@@ -88,6 +95,32 @@ class Settings(BaseSettings):
     def _empty_token_is_unset(cls, value: object) -> object:
         return None if value in ("", None) else value
 
+    @field_validator("cdn_base_url")
+    @classmethod
+    def _check_cdn_base_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// or http://")
+        return value.rstrip("/")
+
+    @field_validator("s3_key_prefix")
+    @classmethod
+    def _check_key_prefix(cls, value: str) -> str:
+        if value and (value.startswith("/") or ".." in value.split("/") or not value.endswith("/")):
+            raise ValueError("must be empty or a relative path ending in '/', without '..'")
+        return value
+
+    @field_validator("lora_ranks")
+    @classmethod
+    def _check_lora_ranks(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("needs at least one rank")
+        bad = [r for r in value if r <= 0 or r % 4 or r > 256]
+        if bad:
+            raise ValueError(f"ranks must be multiples of 4 between 4 and 256 (4x4 tiles), got {bad}")
+        return sorted(set(value))
+
     @model_validator(mode="after")
     def _check_storage(self) -> Settings:
         if self.storage_backend == "s3" and not self.s3_bucket:
@@ -101,6 +134,11 @@ class Settings(BaseSettings):
     @property
     def effective_storage_dir(self) -> Path:
         return (self.storage_dir or self.data_dir / "files").resolve()
+
+    @property
+    def effective_staging_dir(self) -> Path:
+        """Uploads land here while they are hashed and checked; same filesystem as local storage."""
+        return self.effective_storage_dir / ".staging"
 
     @property
     def secure_cookies(self) -> bool:

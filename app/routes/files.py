@@ -1,0 +1,82 @@
+"""`/files/{sha256}`: delivers stored files (LoRA adapters, base models) to browsers.
+
+The key is the content's sha256, so a URL's bytes never change: responses are cacheable
+forever (`immutable`) and the ETag is the digest itself. `Range` (206, suffix ranges, 416) and
+HEAD come from Starlette's FileResponse. Never compressed, always with Content-Length: the
+MediaPipe runtime fails on gzip-encoded or length-less LoRA responses (mediapipe-web.md §5).
+With the S3 backend the route redirects to a presigned URL, so bytes bypass the app.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from app.storage import ObjectNotFoundError, get_storage, is_key
+
+ROUTE = "/files/{key}"
+IMMUTABLE = "public, max-age=31536000, immutable"
+_COMMON = {
+    "Cache-Control": IMMUTABLE,
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Accept-Ranges, ETag",
+}
+
+
+class _BigChunkFileResponse(FileResponse):
+    # 64 KiB (Starlette's default) costs a thread hop per chunk; 1 MiB keeps a download near disk speed.
+    chunk_size = 1024 * 1024
+
+
+def _etag(key: str) -> str:
+    return f'"{key}"'
+
+
+def _none_match(header: str, etag: str) -> bool:
+    """RFC 9110 If-None-Match: weak comparison, a list of tags or `*`."""
+    for candidate in header.split(","):
+        tag = candidate.strip()
+        if tag == "*":
+            return True
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == etag:
+            return True
+    return False
+
+
+def _not_found() -> Response:
+    return JSONResponse({"error": "file not found"}, status_code=404, headers={"Cache-Control": "no-store"})
+
+
+async def serve_file(request: Request) -> Response:
+    key = request.path_params["key"]
+    if not is_key(key):
+        return _not_found()
+    storage = get_storage()
+    path = storage.local_path(key)
+    if path is None:
+        try:
+            await run_in_threadpool(storage.stat, key)  # a network call for S3: keep it off the event loop
+        except ObjectNotFoundError:
+            return _not_found()
+        url = await run_in_threadpool(storage.url_for, key)
+        # The presigned URL expires soon: the redirect itself must not be cached.
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+    try:
+        stat_result = path.stat()
+    except FileNotFoundError:
+        return _not_found()
+    etag = _etag(key)
+    headers = {**_COMMON, "ETag": etag}
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and _none_match(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return _BigChunkFileResponse(path, media_type="application/octet-stream", headers=headers, stat_result=stat_result)
+
+
+def file_routes() -> list[Route]:
+    return [Route(ROUTE, serve_file, methods=["GET", "HEAD"], name="files")]

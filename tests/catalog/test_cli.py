@@ -1,0 +1,27 @@
+"""`python -m app.catalog`: check and convert from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.catalog.__main__ import main
+from app.catalog.synthetic import random_factors, write_peft_adapter
+
+
+def test_check_and_convert(tmp_path: Path, tiny, capsys: pytest.CaptureFixture[str]) -> None:
+    config, weights = write_peft_adapter(
+        tmp_path / "ad",
+        random_factors(tiny, rank=8, seed=2),
+        rank=8,
+        alpha=16,
+        base_model_name="lorastudio/tiny-gemma2",
+    )
+    assert main(["check", "--tiny", str(config), str(weights)]) == 0
+    out = capsys.readouterr().out
+    assert "ok: peft adapter for the tiny test model, rank 8, modules q_proj, k_proj, v_proj, o_proj" in out
+    assert main(["convert", "--tiny", str(config.parent), "--out", str(tmp_path / "x.bin")]) == 0
+    assert (tmp_path / "x.bin").stat().st_size >= 1024 * 1024
+    assert main(["check", str(config), str(weights)]) == 1  # not a Gemma2-2b adapter
+    assert "rejected: the adapter was trained on 'lorastudio/tiny-gemma2', not Gemma2-2b" in capsys.readouterr().err
