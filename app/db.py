@@ -28,13 +28,14 @@ def engine_for(url: str) -> Engine:
         return engine
     # Bounded waits: while the database is unreachable a request fails fast with a clear 503
     # (app/observability/errors.py) instead of hanging.
+    settings = get_settings()
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
         pool_timeout=10,
-        connect_args={"connect_timeout": get_settings().db_connect_timeout_s},
+        connect_args={"connect_timeout": settings.db_connect_timeout_s},
     )
 
 
