@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import time
@@ -17,6 +16,7 @@ from app.storage import (
     TooLargeError,
     check_key,
 )
+from tests.support import aio
 
 
 def _leftovers(storage: LocalStorage) -> list[str]:
@@ -114,7 +114,7 @@ def test_stage_async(local_storage: LocalStorage) -> None:
     async def run():
         return await local_storage.stage_async(chunks(), max_bytes=1000)
 
-    staged = asyncio.run(run())
+    staged = aio.run(run())
     obj = local_storage.commit(staged)
     assert obj.key == hashlib.sha256(b"a" * 100 + b"b" * 100).hexdigest()
     assert not staged.path.exists()
