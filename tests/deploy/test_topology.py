@@ -148,6 +148,8 @@ def test_a_session_moves_to_another_backend_and_keeps_its_state(stack: Stack, pa
     stack.entry.route_to(0)
     frames = _capture_frames(page)
     page.goto(stack.static.url + "/selftest")
+    # The page renders, including the engine's URLs computed against the backend's address.
+    page.get_by_role("heading", name="Engine self-test").wait_for()
     _until(lambda: any("delta" in frame for frame in frames), 30, "no state from backend A", page)
     token = page.evaluate("() => window.sessionStorage.getItem('token')")
     assert token
