@@ -47,6 +47,7 @@ RUN REFLEX_API_URL="${PUBLIC_API_URL}" DATA_DIR=/tmp/build-data reflex export --
     && cp -r .web/node_modules/@mediapipe/tasks-genai/wasm /opt/mediapipe-wasm \
     && mkdir -p /opt/site/.web/build \
     && mv .web/build/client /opt/site/.web/build/client \
+    && mv .web/backend /opt/site/.web/backend \
     && cp -r alembic alembic.ini app assets components state rxconfig.py requirements.txt /opt/site/ \
     && python -m compileall -q /opt/site/app /opt/site/components /opt/site/state
 
@@ -61,8 +62,10 @@ RUN useradd --create-home --uid 10001 --user-group lorastudio \
     && mkdir -p /data /tmp/metrics && chown lorastudio:lorastudio /data /tmp/metrics
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/mediapipe-wasm /opt/mediapipe-wasm
-# The code stays owned by root: the app user can read it, not change it.
+# The code stays owned by root: the app user can read it, not change it. The one exception is
+# Reflex's marker directory, which every worker rewrites at start.
 COPY --from=build /opt/site /app
+COPY --from=build --chown=10001:10001 /opt/site/.web/backend /app/.web/backend
 WORKDIR /app
 USER 10001:10001
 VOLUME ["/data"]

@@ -10,10 +10,16 @@ PostgreSQL and Redis are reached through proxies too, so the test can take them 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import psutil
@@ -23,6 +29,7 @@ import sqlalchemy as sa
 
 from app.runtime_assets import WASM_URL_BASE
 from tests.support import migrations, services
+from tests.support.app_server import ROOT, free_port, reflex_env
 from tests.support.loopback_proxy import LoopbackProxy
 from tests.support.topology import Backend, StaticServer, export_site
 
@@ -38,6 +45,7 @@ class Stack:
     pg: LoopbackProxy
     redis_proxy: LoopbackProxy
     redis_url: str
+    web_dir: Path  # the web directory `reflex export` built in (its build/client holds the pages)
 
     @property
     def api(self) -> str:
@@ -80,7 +88,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         started.append(a.start())
         started.append(b.start())
-        yield Stack(entry=entry, a=a, b=b, static=static, pg=pg, redis_proxy=redis_proxy, redis_url=redis_url)
+        yield Stack(
+            entry=entry,
+            a=a,
+            b=b,
+            static=static,
+            pg=pg,
+            redis_proxy=redis_proxy,
+            redis_url=redis_url,
+            web_dir=work / "web" / ".web",
+        )
     finally:
         for part in reversed(started):
             part.stop() if isinstance(part, Backend | StaticServer) else part.close()
@@ -244,3 +261,70 @@ def test_metrics_and_logs_cover_requests_and_event_handlers(stack: Stack, page) 
     assert access and all(line.get("request_id") for line in access)
     secret_values = ("topology-test-secret-key", METRICS_TOKEN, "hunter2")
     assert not any(value in stack.b.log_text() for value in secret_values)
+
+
+def test_the_image_layout_runs_and_writes_only_where_allowed(stack: Stack, tmp_path: Path) -> None:
+    """The runtime stage of the Dockerfile, without Docker: the files its build stage copies (read
+    from the Dockerfile itself), the built pages, the wasm in MEDIAPIPE_WASM_DIR, then its CMD.
+    Nothing is written into the code tree but Reflex's marker directory (.web/backend), which the
+    image gives to the app user; everything else stays root-owned."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = re.search(r"cp -r (.+?) /opt/site/", dockerfile)
+    assert copied is not None
+    site = tmp_path / "site"
+    (site / ".web" / "build").mkdir(parents=True)
+    shutil.copytree(stack.web_dir / "build" / "client", site / ".web" / "build" / "client")
+    assert "mv .web/backend /opt/site/.web/backend" in dockerfile
+    assert "--chown=10001:10001 /opt/site/.web/backend /app/.web/backend" in dockerfile
+    shutil.copytree(stack.web_dir / "backend", site / ".web" / "backend")
+    for name in copied.group(1).split():
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, site / name)
+    wasm = tmp_path / "mediapipe-wasm"
+    shutil.copytree(ROOT / ".web" / "node_modules" / "@mediapipe" / "tasks-genai" / "wasm", wasm)
+    before = sorted(str(p.relative_to(site)) for p in site.rglob("*"))
+    port = free_port()
+    env = {
+        **reflex_env(),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "DATA_DIR": str(tmp_path / "data"),
+        "MEDIAPIPE_WASM_DIR": str(wasm),
+        "REFLEX_STATES_WORKDIR": str(tmp_path / "states"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+    }
+    env.pop("REFLEX_WEB_WORKDIR", None)
+    cmd = re.search(r'^CMD \["sh", "-c", "(.+)"\]$', dockerfile, re.M)
+    assert cmd is not None
+    log = (tmp_path / "container.log").open("wb")
+    process = subprocess.Popen(
+        ["sh", "-c", cmd.group(1).replace("python", sys.executable)],
+        cwd=site,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _until(lambda: _answers(f"{url}/healthz/ready"), 90, "the image's command did not come up")
+        assert httpx.get(f"{url}/selftest/").status_code == 200
+        wasm_file = httpx.head(f"{url}{WASM_URL_BASE}/genai_wasm_internal.wasm")
+        assert wasm_file.status_code == 200 and wasm_file.headers["content-type"] == "application/wasm"
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=20)
+    after = sorted(str(p.relative_to(site)) for p in site.rglob("*"))
+    writes = set(after) ^ set(before)
+    assert all(path.startswith(".web/backend/") for path in writes), f"the server wrote into the code tree: {writes}"
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
