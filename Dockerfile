@@ -57,7 +57,7 @@ ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/venv/bin:$PATH \
     REFLEX_STATES_WORKDIR=/tmp/reflex-states \
     PROMETHEUS_MULTIPROC_DIR=/tmp/metrics \
     MEDIAPIPE_WASM_DIR=/opt/mediapipe-wasm \
-    DATA_DIR=/data PORT=3000 HOST=0.0.0.0
+    DATA_DIR=/data PORT=3000 HOST=0.0.0.0 LOG_FORMAT=json
 RUN useradd --create-home --uid 10001 --user-group lorastudio \
     && mkdir -p /data /tmp/metrics && chown lorastudio:lorastudio /data /tmp/metrics
 COPY --from=build /opt/venv /opt/venv

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # Operations (app/observability): logs, metrics, health checks.
-    log_format: Literal["json", "text"] = Field("json", description="json: one JSON object per line (ELK/Loki).")
+    log_format: Literal["json", "text"] = Field(
+        "text", description="json: one JSON object per line for ELK/Loki (the image's default); text: a terminal."
+    )
     access_log: bool = Field(True, description="Log one line per HTTP request and websocket session.")
     metrics_token: SecretStr | None = Field(None, description="Bearer token for GET /metrics; unset: /metrics is off.")
     health_timeout_s: float = Field(2.0, gt=0, le=30, description="Readiness gives up on a dependency after this.")

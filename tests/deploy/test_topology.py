@@ -74,6 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "SECRET_KEY": "topology-test-secret-key-0123456789",
         "METRICS_TOKEN": METRICS_TOKEN,
         "GRANIAN_WORKERS": "1",
+        "LOG_FORMAT": "json",
         "HEALTH_TIMEOUT_S": "1.5",
         "DB_CONNECT_TIMEOUT_S": "2",
     }
