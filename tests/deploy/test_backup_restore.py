@@ -4,6 +4,7 @@ migrate under the advisory lock) finds nothing left to do there."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -65,16 +66,20 @@ def test_pg_dump_and_restore_round_trip(tmp_path: Path) -> None:
         services.drop_postgres_database(target)
 
 
-def test_replicas_starting_together_migrate_once(tmp_path: Path) -> None:
-    """Compose scale or a rollout without the Job: every container runs prestart at once; the
-    advisory lock lets one migrate, the others wait and find the schema at head."""
+def test_migrations_wait_for_the_replica_that_holds_the_migration_lock(tmp_path: Path) -> None:
+    """Compose scale or a rollout without the Job: every container runs prestart at once. Each
+    takes a PostgreSQL advisory lock before migrating, so one migrates while the others wait."""
     if not services.postgres_reachable():
         services.unavailable(f"PostgreSQL not reachable at {services.POSTGRES_ADMIN_URL}")
+    from app.prestart import MIGRATION_LOCK_KEY
+
     url = services.create_postgres_database()
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data")}
-        runs = [
-            subprocess.Popen(
+        with engine.connect() as holder:  # another replica, in the middle of migrating
+            holder.execute(sa.text("select pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            waiting = subprocess.Popen(
                 [sys.executable, "-m", "app.prestart"],
                 cwd=ROOT,
                 env=env,
@@ -82,12 +87,17 @@ def test_replicas_starting_together_migrate_once(tmp_path: Path) -> None:
                 stderr=subprocess.STDOUT,
                 text=True,
             )
-            for _ in range(3)
-        ]
-        outputs = [run.communicate(timeout=180)[0] for run in runs]
-        assert [run.returncode for run in runs] == [0, 0, 0], outputs
-        with sa.create_engine(url).connect() as conn:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                waiting.wait(timeout=8)
+            assert waiting.poll() is None, "prestart migrated without waiting for the lock"
+            with engine.connect() as conn:
+                assert not sa.inspect(conn).has_table("alembic_version")
+            holder.execute(sa.text("select pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            holder.commit()
+        output = waiting.communicate(timeout=120)[0]
+        assert waiting.returncode == 0, output
+        with engine.connect() as conn:
             assert conn.execute(sa.text("select count(*) from alembic_version")).scalar() == 1
-            assert conn.execute(sa.text("select count(*) from user_account")).scalar() == 0
     finally:
+        engine.dispose()
         services.drop_postgres_database(url)
