@@ -175,6 +175,8 @@ def test_a_session_moves_to_another_backend_and_keeps_its_state(stack: Stack, pa
     state_keys = {key for key in store.keys("*") if token.encode() in key}
     assert state_keys, "backend A keeps the session's state in Redis"
 
+    page.wait_for_timeout(2500)  # let the session's keys sit idle, to see who touches them next
+    assert min(store.object("idletime", key) for key in state_keys) >= 2
     b_hydrations = stack.b.log_text().count("hydrate")
     frames.clear()
     stack.entry.route_to(1)
@@ -183,8 +185,9 @@ def test_a_session_moves_to_another_backend_and_keeps_its_state(stack: Stack, pa
     _until(lambda: stack.b.log_text().count("hydrate") > b_hydrations, 10, "backend B never served the session", page)
     assert page.evaluate("() => window.sessionStorage.getItem('token')") == token
     assert {key for key in store.keys("*") if token.encode() in key} == state_keys, (
-        "backend B loaded the same session state instead of starting a new one"
+        "backend B continued the same session state instead of starting a new one"
     )
+    assert min(store.object("idletime", key) for key in state_keys) < 2, "backend B never read the session from Redis"
 
 
 def test_the_container_command_serves_pages_and_backend_on_one_port(stack: Stack, page) -> None:
