@@ -55,11 +55,10 @@ FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/venv/bin:$PATH \
     REFLEX_TELEMETRY_ENABLED=false REFLEX_CHECK_LATEST_VERSION=0 \
     REFLEX_STATES_WORKDIR=/tmp/reflex-states \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/metrics \
     MEDIAPIPE_WASM_DIR=/opt/mediapipe-wasm \
     DATA_DIR=/data PORT=3000 HOST=0.0.0.0 LOG_FORMAT=json
 RUN useradd --create-home --uid 10001 --user-group lorastudio \
-    && mkdir -p /data /tmp/metrics && chown lorastudio:lorastudio /data /tmp/metrics
+    && mkdir -p /data && chown lorastudio:lorastudio /data
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/mediapipe-wasm /opt/mediapipe-wasm
 # The code stays owned by root: the app user can read it, not change it. The one exception is

@@ -297,11 +297,12 @@ def test_the_image_layout_runs_and_writes_only_where_allowed(stack: Stack, tmp_p
         "DATA_DIR": str(tmp_path / "data"),
         "MEDIAPIPE_WASM_DIR": str(wasm),
         "REFLEX_STATES_WORKDIR": str(tmp_path / "states"),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "PORT": str(port),
         "HOST": "127.0.0.1",
     }
     env.pop("REFLEX_WEB_WORKDIR", None)
+    env["TMPDIR"] = str(tmp_path / "tmp")  # the container's /tmp: metrics files go there
+    (tmp_path / "tmp").mkdir()
     cmd = re.search(r'^CMD \["sh", "-c", "(.+)"\]$', dockerfile, re.M)
     assert cmd is not None
     log = (tmp_path / "container.log").open("wb")
