@@ -4,9 +4,9 @@ import reflex as rx
 
 from app.models import ALL_TABLES
 from app.observability.errors import backend_exception_handler
-from app.observability.setup import observe, setup_observability
-from app.pages import home, placeholders, selftest
-from app.routes import build_api
+from app.observability.setup import setup_observability
+from app.pages import auth, home, placeholders, selftest
+from app.routes import api_transformers
 from app.startup import on_startup
 
 setup_observability()
@@ -14,8 +14,8 @@ setup_observability()
 for table in ALL_TABLES:
     rx.ModelRegistry.register(table)
 
-app = rx.App(api_transformer=[build_api(), observe], backend_exception_handler=backend_exception_handler)
+app = rx.App(api_transformer=api_transformers(), backend_exception_handler=backend_exception_handler)
 app.register_lifespan_task(on_startup)
 
-for module in (home, selftest, placeholders):
+for module in (home, selftest, placeholders, auth):
     module.add_pages(app)

@@ -56,3 +56,37 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+MIGRATION_LOCK_KEY = 727274  # PostgreSQL advisory lock shared by every process that migrates
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the database to the current schema (Alembic head); safe to run at every start.
+
+    On PostgreSQL an advisory lock makes concurrent workers migrate one after another.
+    """
+    from pathlib import Path
+
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    url = url or get_settings().effective_database_url
+    if url.startswith("sqlite") and get_settings().database_url == "":
+        get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+    root = Path(__file__).resolve().parents[1]
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "alembic"))
+    engine = engine_for(url)
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        finally:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                connection.commit()

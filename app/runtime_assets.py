@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from app.settings import Settings
@@ -18,7 +19,8 @@ _NODE_WASM = Path("node_modules") / "@mediapipe" / "tasks-genai" / "wasm"
 def wasm_dir(settings: Settings) -> Path | None:
     """The installed runtime's wasm folder (the npm package Reflex installed), if present."""
     candidates = [settings.mediapipe_wasm_dir] if settings.mediapipe_wasm_dir else []
-    candidates += [Path(".web") / _NODE_WASM, Path.cwd() / ".web" / _NODE_WASM]
+    web = Path(os.environ.get("REFLEX_WEB_WORKDIR", ".web"))
+    candidates += [web / _NODE_WASM, Path.cwd() / ".web" / _NODE_WASM]
     for candidate in candidates:
         if candidate is not None and (candidate / "genai_wasm_internal.wasm").is_file():
             return candidate.resolve()

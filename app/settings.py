@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -31,6 +33,60 @@ class SettingsError(SystemExit):
 
     def __str__(self) -> str:
         return self.message
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours)?\s*$")
+_UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60}
+_UNITS |= {"h": 3600, "hour": 3600, "hours": 3600}
+
+
+class Rate(BaseModel, frozen=True):
+    """A sliding-window limit: at most `limit` hits in any `window_s` seconds.
+
+    Written in settings as "10/minute", "5/15minutes", "100/3600s" or "10/60".
+    """
+
+    limit: int = Field(ge=1)
+    window_s: int = Field(ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        if isinstance(value, str):
+            match = _RATE.match(value)
+            if not match:
+                raise ValueError(f"not a rate like '10/minute': {value!r}")
+            count, multiple, unit = match.groups()
+            return {"limit": int(count), "window_s": int(multiple or 1) * _UNITS[unit or "s"]}
+        return value
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.window_s}s"
+
+
+RateSetting = Annotated[Rate, NoDecode]
+
+
+class OIDCProviderConfig(BaseModel, frozen=True):
+    """One sign-in provider. `kind` picks a preset; `generic` needs `issuer` (discovery + JWKS)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="Used in URLs: /auth/oidc/NAME/...")
+    kind: Literal["generic", "google", "github"] = "generic"
+    label: str = ""
+    issuer: str | None = None
+    client_id: str
+    client_secret: SecretStr | None = None
+    scopes: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> OIDCProviderConfig:
+        if self.kind == "generic" and not self.issuer:
+            raise ValueError(f"provider {self.name!r}: kind=generic needs an issuer URL")
+        return self
+
+    @property
+    def display_label(self) -> str:
+        return self.label or {"google": "Google", "github": "GitHub"}.get(self.kind, self.name.title())
 
 
 class Settings(BaseSettings):
@@ -58,6 +114,44 @@ class Settings(BaseSettings):
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://localhost:3000")
     mediapipe_wasm_dir: Path | None = Field(None, description="Override where the runtime's wasm files are read.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    trusted_proxy_hops: int = Field(0, ge=0, description="Reverse proxies in front; 0 ignores X-Forwarded-For.")
+
+    # Accounts and sessions (app/auth).
+    session_idle_timeout_s: int = Field(3 * 86400, ge=60, description="Sign out after this long without a request.")
+    session_absolute_timeout_s: int = Field(30 * 86400, ge=60, description="Sign out this long after sign-in.")
+    signup_enabled: bool = True
+    signup_default_role: Literal["user", "creator"] = "user"
+    password_min_length: int = Field(10, ge=8, le=128)
+    argon2_time_cost: int = Field(2, ge=1, description="argon2id passes; hashes are upgraded on sign-in.")
+    argon2_memory_kib: int = Field(65536, ge=8192, description="argon2id memory in KiB (64 MiB).")
+    argon2_parallelism: int = Field(1, ge=1, le=16)
+    first_admin_email: str | None = Field(None, description="With FIRST_ADMIN_PASSWORD: created at first start.")
+    first_admin_password: SecretStr | None = None
+
+    # Rate limits (sliding windows; Redis when configured, else per process).
+    rate_limit_signin: RateSetting = Field(Rate(limit=10, window_s=60), description="Sign-in attempts per client IP.")
+    rate_limit_signin_failures: RateSetting = Field(
+        Rate(limit=10, window_s=900), description="Failed sign-ins per account from browsers it has not seen."
+    )
+    rate_limit_signup: RateSetting = Field(Rate(limit=10, window_s=3600), description="Sign-ups per client IP.")
+    rate_limit_password: RateSetting = Field(Rate(limit=10, window_s=3600), description="Password changes per account.")
+    rate_limit_api: RateSetting = Field(Rate(limit=300, window_s=60), description="JSON API requests per user (or IP).")
+
+    # OpenID Connect / OAuth2 sign-in.
+    oidc_providers: list[OIDCProviderConfig] = Field(default_factory=list, description="JSON list of providers.")
+    oidc_link_verified_email: bool = Field(
+        False, description="Link a new provider identity to an existing account with the same, verified email."
+    )
+
+    # Content-Security-Policy.
+    csp_connect_src: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra origins the browser may fetch (comma-separated)."
+    )
+    csp_allow_eval: bool = Field(
+        True,
+        description="Allow 'unsafe-eval': Reflex runs client actions sent by event handlers (rx.toast, "
+        "rx.call_script, rx.set_clipboard returned from a handler) through eval. False is stricter.",
+    )
 
     # Operations (app/observability): logs, metrics, health checks.
     log_format: Literal["json", "text"] = Field(
@@ -83,6 +177,16 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported driver {url.drivername!r}; use sqlite:/// or postgresql+psycopg://")
         if url.drivername.startswith("postgresql") and url.drivername != "postgresql+psycopg":
             value = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return value
+
+    @field_validator("csp_connect_src", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for origin in value if isinstance(value, list) else []:
+            if not re.match(r"^(https?|wss?)://[A-Za-z0-9.\-\[\]:*]+$", str(origin)):
+                raise ValueError(f"not an origin like https://files.example.com: {origin!r}")
         return value
 
     @field_validator("redis_url")
@@ -131,6 +235,17 @@ class Settings(BaseSettings):
             raise ValueError("STORAGE_BACKEND=s3 needs S3_BUCKET")
         return self
 
+    @model_validator(mode="after")
+    def _check_auth(self) -> Settings:
+        if self.session_absolute_timeout_s < self.session_idle_timeout_s:
+            raise ValueError("SESSION_ABSOLUTE_TIMEOUT_S must be at least SESSION_IDLE_TIMEOUT_S")
+        names = [provider.name for provider in self.oidc_providers]
+        if len(names) != len(set(names)):
+            raise ValueError("OIDC_PROVIDERS: provider names must be unique")
+        if bool(self.first_admin_email) != bool(self.first_admin_password):
+            raise ValueError("FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD go together")
+        return self
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'lorastudio.db').resolve()}"
@@ -147,6 +262,15 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return str(self.public_base_url).startswith("https://")
+
+    @property
+    def public_origin(self) -> str:
+        url = self.public_base_url
+        port = f":{url.port}" if url.port and url.port not in (80, 443) else ""
+        return f"{url.scheme}://{url.host}{port}"
+
+    def oidc_provider(self, name: str) -> OIDCProviderConfig | None:
+        return next((provider for provider in self.oidc_providers if provider.name == name), None)
 
     def secret(self) -> str:
         """The signing secret: from the environment, else generated once and kept in DATA_DIR."""
@@ -171,6 +295,8 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings; turn a validation error into one message that names each bad setting."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except PydanticSettingsError as exc:
+        raise SettingsError(f"Invalid configuration: {exc} ({exc.__cause__})") from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

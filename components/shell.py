@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.auth import AuthForm
+from state.session import SessionState
+
 PRODUCT = "LoRA Studio"
 NAV_LINKS = [("Catalog", "/catalog"), ("Chat", "/chat"), ("Self-test", "/selftest"), ("Admin", "/admin")]
 
@@ -14,9 +17,53 @@ def _nav_link(label: str, href: str) -> rx.Component:
     )
 
 
+def _signout_form(form_id: str) -> rx.Component:
+    return AuthForm.create(
+        rx.button(rx.icon("log-out", size=16), "Sign out", type="submit", variant="ghost", size="2"),
+        action="/auth/signout",
+        id=form_id,
+    )
+
+
 def user_slot() -> rx.Component:
-    """Where the signed-in user appears; accounts fill it in (see state/session)."""
-    return rx.link(rx.button("Sign in", variant="soft", size="2"), href="/signin", id="user-slot")
+    """The signed-in user (name, link to the account page, sign out), or a sign-in button.
+
+    Display only: what a user may do is decided on the server (app/auth/guard.py).
+    """
+    signed_in = rx.hstack(
+        rx.link(
+            rx.hstack(
+                rx.avatar(fallback=SessionState.user_initials, size="2", radius="full"),
+                rx.text(SessionState.user_name, size="2", weight="medium", id="user-name"),
+                align="center",
+                spacing="2",
+            ),
+            href="/account",
+            underline="none",
+            color_scheme="gray",
+            high_contrast=True,
+            aria_label="Your account",
+        ),
+        _signout_form("signout-form"),
+        align="center",
+        spacing="3",
+    )
+    return rx.box(
+        rx.cond(
+            SessionState.signed_in,
+            signed_in,
+            rx.button(rx.link("Sign in", href="/signin", id="signin-link"), as_child=True, variant="soft", size="2"),
+        ),
+        id="user-slot",
+    )
+
+
+def _account_menu_link() -> rx.Component:
+    return rx.cond(
+        SessionState.signed_in,
+        rx.link("Your account", href="/account", width="100%"),
+        rx.link("Sign in", href="/signin", width="100%"),
+    )
 
 
 def navbar() -> rx.Component:
@@ -45,7 +92,7 @@ def navbar() -> rx.Component:
             rx.menu.content(
                 *[rx.menu.item(rx.link(label, href=href, width="100%")) for label, href in NAV_LINKS],
                 rx.menu.separator(),
-                rx.menu.item(rx.link("Sign in", href="/signin", width="100%")),
+                rx.menu.item(_account_menu_link()),
             ),
         ),
         align="center",
@@ -55,6 +102,7 @@ def navbar() -> rx.Component:
         rx.desktop_only(desktop),
         rx.mobile_and_tablet(mobile),
         as_="nav",
+        on_mount=SessionState.refresh,
         padding_x=["1em", "1em", "2em"],
         padding_y="0.75em",
         border_bottom=f"1px solid {rx.color('gray', 5)}",

@@ -2,8 +2,9 @@
 
 from sqlmodel import SQLModel
 
+from app.models.auth import AuthSession, OIDCIdentity
 from app.models.users import Role, User
 
-ALL_TABLES = [User]
+ALL_TABLES = [User, AuthSession, OIDCIdentity]
 
-__all__ = ["ALL_TABLES", "Role", "SQLModel", "User"]
+__all__ = ["ALL_TABLES", "AuthSession", "OIDCIdentity", "Role", "SQLModel", "User"]

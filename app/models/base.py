@@ -6,4 +6,5 @@ from datetime import UTC, datetime
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    # Aware: SQLModel's datetime columns (UTCDateTime) refuse naive values and return aware ones.
+    return datetime.now(UTC)

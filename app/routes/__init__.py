@@ -1,16 +1,32 @@
-"""HTTP routes that live beside Reflex's own (mounted through `api_transformer`)."""
+"""HTTP routes that live beside Reflex's own (mounted through `api_transformer`).
+
+Every route is declared in the guard (app.auth.guard.requires). JSON API routes go under /api/,
+where APIRateLimitMiddleware limits them; every state-changing request is origin-checked.
+"""
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from app.observability.errors import exception_handlers
+from app.observability.setup import observe
+from app.routes.auth import auth_routes
 from app.routes.files import file_routes
 from app.routes.health import health_routes
 from app.routes.metrics import metrics_routes
+from app.routes.middleware import APIRateLimitMiddleware, CSRFOriginMiddleware, SecurityHeadersMiddleware
 from app.routes.runtime_files import runtime_routes
 
 
 def build_api() -> Starlette:
     return Starlette(
-        routes=[*health_routes(), *metrics_routes(), *runtime_routes(), *file_routes()],
+        routes=[*health_routes(), *metrics_routes(), *auth_routes(), *runtime_routes(), *file_routes()],
+        middleware=[Middleware(CSRFOriginMiddleware), Middleware(APIRateLimitMiddleware)],
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
     )
+
+
+def api_transformers() -> list:
+    """For rx.App(api_transformer=...): our routes (Reflex mounts inside them), then the security
+    headers around everything, error pages included, and outermost the request log and metrics
+    (they see what the client gets)."""
+    return [build_api(), SecurityHeadersMiddleware, observe]

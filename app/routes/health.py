@@ -20,12 +20,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth.guard import PUBLIC, requires
 from app.db import get_engine
 from app.settings import get_settings
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+@requires(PUBLIC, reason="liveness probe for orchestrators; reveals nothing")
 async def live(_: Request) -> JSONResponse:
     return JSONResponse({"status": "alive", "pid": os.getpid()}, headers=_NO_STORE)
 
@@ -58,6 +60,7 @@ async def _run_check(check, timeout_s: float) -> dict[str, object]:  # noqa: ANN
     return {"ok": True, "ms": round((time.perf_counter() - start) * 1000, 1)}
 
 
+@requires(PUBLIC, reason="readiness probe for load balancers; reports only up/down per dependency")
 async def ready(_: Request) -> JSONResponse:
     settings = get_settings()
     checks: dict[str, object] = {}

@@ -12,10 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.auth.guard import PUBLIC, requires
 from app.observability import metrics
 from app.settings import get_settings
 
 
+@requires(PUBLIC, reason="Prometheus scrapes without a session: the route checks its own METRICS_TOKEN")
 async def metrics_endpoint(request: Request) -> Response:
     token = get_settings().metrics_token
     if token is None:

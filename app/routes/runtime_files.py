@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from app import runtime_assets
+from app.auth.guard import PUBLIC, requires
 from app.settings import get_settings
 
 WASM_FILES = frozenset(
@@ -28,6 +29,7 @@ def _not_found(what: str) -> Response:
     return JSONResponse({"error": f"{what} not found"}, status_code=404, headers=_PUBLIC_HEADERS)
 
 
+@requires(PUBLIC, reason="the engine's runtime files are public, like any script")
 async def wasm_file(request: Request) -> Response:
     version, name = request.path_params["version"], request.path_params["name"]
     if version != runtime_assets.MEDIAPIPE_VERSION or name not in WASM_FILES:
@@ -43,6 +45,7 @@ async def wasm_file(request: Request) -> Response:
     return FileResponse(directory / name, media_type=media, headers=headers)
 
 
+@requires(PUBLIC, reason="the built-in demo models are public test data")
 async def demo_model(request: Request) -> Response:
     name = request.path_params["name"]
     if not _MODEL_NAME.match(name):

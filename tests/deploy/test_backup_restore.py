@@ -71,7 +71,7 @@ def test_migrations_wait_for_the_replica_that_holds_the_migration_lock(tmp_path:
     takes a PostgreSQL advisory lock before migrating, so one migrates while the others wait."""
     if not services.postgres_reachable():
         services.unavailable(f"PostgreSQL not reachable at {services.POSTGRES_ADMIN_URL}")
-    from app.prestart import MIGRATION_LOCK_KEY
+    from app.db import MIGRATION_LOCK_KEY
 
     url = services.create_postgres_database()
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)

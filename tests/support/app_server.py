@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -42,16 +41,26 @@ def reflex_env(**extra: str) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
-    """The compiled frontend lives in one .web folder: let one server at a time build it."""
-    lock_path = ROOT / ".web.build.lock"
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+WEB_SLOTS = ROOT / ".web-test"
+
+
+def _claim_web_slot() -> tuple[Path, object]:
+    """A compiled frontend folder of this server's own, held (flock) while the server lives.
+
+    A production build bakes the backend port into the frontend, so two servers must never
+    share one `.web`. Slots are reused across runs so `bun install` happens once per slot.
+    """
+    WEB_SLOTS.mkdir(exist_ok=True)
+    for index in range(64):
+        slot = WEB_SLOTS / f"slot-{index}"
+        handle = open(WEB_SLOTS / f"slot-{index}.lock", "w")  # noqa: SIM115 - held until stop()
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return slot, handle
+    raise RuntimeError("no free frontend slot under .web-test/")
 
 
 class AppServer:
@@ -62,17 +71,23 @@ class AppServer:
         self.extra_env = env or {}
         self.log_path = data_dir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._slot_lock: object | None = None
 
     def start(self) -> AppServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = reflex_env(DATA_DIR=str(self.data_dir), **self.extra_env)
+        web_dir, self._slot_lock = _claim_web_slot()
+        env = reflex_env(
+            DATA_DIR=str(self.data_dir),
+            REFLEX_WEB_WORKDIR=str(web_dir),
+            REFLEX_STATES_WORKDIR=str(self.data_dir / "states"),
+            **self.extra_env,
+        )
         cmd = [str(REFLEX), "run", "--env", "prod", "--frontend-port", str(self.port), "--backend-port", str(self.port)]
-        with _build_lock():
-            log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
-            self.process = subprocess.Popen(
-                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-            self._wait_ready()
+        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self._wait_ready()
         return self
 
     def _wait_ready(self) -> None:
@@ -99,6 +114,14 @@ class AppServer:
             return ""
 
     def stop(self) -> None:
+        try:
+            self._stop_process()
+        finally:
+            if self._slot_lock is not None:
+                self._slot_lock.close()  # type: ignore[attr-defined]
+                self._slot_lock = None
+
+    def _stop_process(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
