@@ -58,9 +58,22 @@ async def _handle(request: Request, exc: Exception) -> Response:
     return unavailable_response(request, dependency)
 
 
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """Last resort (Starlette's ServerErrorMiddleware), which also sees errors raised by middleware
+    such as the API rate limiter: a dependency outage is still a clear 503, anything else a 500."""
+    dependency = unavailable_dependency(exc)
+    if dependency is not None:
+        return await _handle(request, exc)
+    return JSONResponse({"error": "internal_error"}, status_code=500, headers={"Cache-Control": "no-store"})
+
+
 def exception_handlers() -> dict[type[Exception], object]:
     """For `Starlette(exception_handlers=...)` in app/routes/__init__.py."""
-    return {exc_type: _handle for exc_type in (*DATABASE_UNAVAILABLE, *CACHE_UNAVAILABLE)}
+    handlers: dict[type[Exception], object] = {
+        exc_type: _handle for exc_type in (*DATABASE_UNAVAILABLE, *CACHE_UNAVAILABLE)
+    }
+    handlers[Exception] = _server_error
+    return handlers
 
 
 def backend_exception_handler(exception: Exception) -> EventSpec:

@@ -44,7 +44,13 @@ def current() -> LogContext | None:
 
 
 def bind_user_id(user_id: object) -> None:
-    """Attach the acting user's id (never a name, e-mail or token) to the current request/event."""
+    """Attach the acting user's id (never a name, e-mail or token) to the current request/event.
+
+    An event handler runs in its own task with no request context: one is started for it."""
+    if user_id is None:
+        return
     ctx = _current.get()
-    if ctx is not None and user_id is not None:
-        ctx.user_id = str(user_id)
+    if ctx is None:
+        ctx = LogContext(request_id=new_request_id(), kind="event")
+        _current.set(ctx)
+    ctx.user_id = str(user_id)

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from app.runtime_assets import WASM_URL_BASE
 from tests.support import migrations, services
 from tests.support.app_server import ROOT, free_port, reflex_env
+from tests.support.auth import FAST_ARGON2, PASSWORD, make_user
 from tests.support.loopback_proxy import LoopbackProxy
 from tests.support.topology import Backend, StaticServer, export_site
 
@@ -46,6 +47,7 @@ class Stack:
     redis_proxy: LoopbackProxy
     redis_url: str
     web_dir: Path  # the web directory `reflex export` built in (its build/client holds the pages)
+    db_url: str
 
     @property
     def api(self) -> str:
@@ -75,16 +77,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "METRICS_TOKEN": METRICS_TOKEN,
         "GRANIAN_WORKERS": "1",
         "LOG_FORMAT": "json",
+        **FAST_ARGON2,
         "HEALTH_TIMEOUT_S": "1.5",
         "DB_CONNECT_TIMEOUT_S": "2",
     }
+    site_dir = work / "site"
+    static = StaticServer(site_dir)
+    env["PUBLIC_BASE_URL"] = static.url  # where users are: sign-in posts come from this origin
     a = Backend(data_dir=work / "a", env=env, command="reflex")
     b = Backend(
         data_dir=work / "b", env={**env, "REFLEX_WEB_WORKDIR": str(work / "web" / ".web")}, command="serve", pages=True
     )
     entry = LoopbackProxy(("127.0.0.1", a.port), ("127.0.0.1", b.port)).start()
-    site = export_site(api_url=f"http://127.0.0.1:{entry.port}", dest=work / "site", work=work / "web")
-    static = StaticServer(site).start()
+    export_site(api_url=f"http://127.0.0.1:{entry.port}", dest=site_dir, work=work / "web")
+    static.start()
     started: list = [entry, pg, redis_proxy, static]
     try:
         started.append(a.start())
@@ -98,6 +104,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             redis_proxy=redis_proxy,
             redis_url=redis_url,
             web_dir=work / "web" / ".web",
+            db_url=db_url,
         )
     finally:
         for part in reversed(started):
@@ -190,6 +197,34 @@ def test_a_session_moves_to_another_backend_and_keeps_its_state(stack: Stack, pa
     assert min(store.object("idletime", key) for key in state_keys) < 2, "backend B never read the session from Redis"
 
 
+def test_sign_in_on_the_static_site_and_stay_signed_in_on_another_backend(stack: Stack, page) -> None:
+    """Sessions are shared: signed in through backend A, the user is still signed in when the
+    page's websocket and requests land on backend B. Their id, never their e-mail, is in B's logs."""
+    from sqlmodel import Session
+
+    from app.db import engine_for
+
+    with Session(engine_for(stack.db_url)) as db:
+        user = make_user(db, email="topology@example.com", name="Topology Tester")
+    stack.entry.route_to(0)
+    page.goto(stack.static.url + "/signin")
+    page.get_by_label("Email").fill("topology@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("#signin-submit").click()
+    page.locator("#user-name").wait_for(timeout=30_000)
+    assert page.locator("#user-name").inner_text() == "Topology Tester"
+    assert page.url.startswith(stack.static.url)
+
+    stack.entry.route_to(1)
+    stack.entry.drop_connections()
+    page.reload()
+    page.locator("#user-name").wait_for(timeout=30_000)
+    assert page.locator("#user-name").inner_text() == "Topology Tester"
+    _until(lambda: f'"user_id": "{user.id}"' in stack.b.log_text(), 10, "B's log lines do not name the user", page)
+    assert "topology@example.com" not in stack.b.log_text() + stack.a.log_text()
+    assert PASSWORD not in stack.b.log_text() + stack.a.log_text()
+
+
 def test_the_container_command_serves_pages_and_backend_on_one_port(stack: Stack, page) -> None:
     stack.entry.route_to(1)  # B: python -m app.serve with the built pages mounted
     frames = _capture_frames(page)
@@ -229,9 +264,40 @@ def test_readiness_follows_postgres_without_restarting_workers(stack: Stack) -> 
     assert {backend.port: _backend_pids(backend) for backend in backends} == pids, "no worker was restarted"
 
 
+def _sign_in_over_http(stack: Stack, email: str) -> httpx.Cookies:
+    from sqlmodel import Session
+
+    from app.db import engine_for
+
+    with Session(engine_for(stack.db_url)) as db:
+        make_user(db, email=email)
+    response = httpx.post(
+        f"{stack.a.url}/auth/signin",
+        data={"email": email, "password": PASSWORD},
+        headers={"Accept": "application/json", "Origin": stack.static.url},
+    )
+    assert response.status_code == 200 and response.json()["ok"], response.text
+    return response.cookies
+
+
 def test_redis_outage_degrades_but_pages_and_files_keep_working(stack: Stack) -> None:
+    cookies = _sign_in_over_http(stack, "outage@example.com")
     stack.redis_proxy.set_mode("refuse")
     try:
+        # Public files still load for a signed-in browser (its session cannot be read: anonymous).
+        for backend in (stack.a, stack.b):
+            assert httpx.get(f"{backend.url}{WASM_URL_BASE}/genai_wasm_internal.js", cookies=cookies).status_code == 200
+        # Sign-in limits fail safe: no attempt gets through unlimited; the answer is clear and quick.
+        start = time.monotonic()
+        refused = httpx.post(
+            f"{stack.a.url}/auth/signin",
+            data={"email": "outage@example.com", "password": PASSWORD},
+            headers={"Accept": "application/json", "Origin": stack.static.url},
+            timeout=15,
+        )
+        assert refused.status_code == 503 and refused.json()["error"] == "cache_unavailable", refused.text
+        assert refused.headers["retry-after"] == "5"
+        assert time.monotonic() - start < 6
         for backend in (stack.a, stack.b):
             ready = httpx.get(f"{backend.url}/healthz/ready", timeout=10)
             assert ready.status_code == 200 and ready.json()["status"] == "degraded"
