@@ -84,6 +84,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     site_dir = work / "site"
     static = StaticServer(site_dir)
     env["PUBLIC_BASE_URL"] = static.url  # where users are: sign-in posts come from this origin
+    # The engine's wasm, from the npm package the export installs (a fresh clone has no .web).
+    env["MEDIAPIPE_WASM_DIR"] = str(work / "web" / ".web" / "node_modules" / "@mediapipe" / "tasks-genai" / "wasm")
     a = Backend(data_dir=work / "a", env=env, command="reflex")
     b = Backend(
         data_dir=work / "b", env={**env, "REFLEX_WEB_WORKDIR": str(work / "web" / ".web")}, command="serve", pages=True
@@ -354,7 +356,7 @@ def test_the_image_layout_runs_and_writes_only_where_allowed(stack: Stack, tmp_p
         else:
             shutil.copy2(source, site / name)
     wasm = tmp_path / "mediapipe-wasm"
-    shutil.copytree(ROOT / ".web" / "node_modules" / "@mediapipe" / "tasks-genai" / "wasm", wasm)
+    shutil.copytree(stack.web_dir / "node_modules" / "@mediapipe" / "tasks-genai" / "wasm", wasm)
     before = sorted(str(p.relative_to(site)) for p in site.rglob("*"))
     port = free_port()
     env = {
