@@ -160,6 +160,7 @@ class Settings(BaseSettings):
     access_log: bool = Field(True, description="Log one line per HTTP request and websocket session.")
     metrics_token: SecretStr | None = Field(None, description="Bearer token for GET /metrics; unset: /metrics is off.")
     health_timeout_s: float = Field(2.0, gt=0, le=30, description="Readiness gives up on a dependency after this.")
+    health_cache_s: float = Field(1.0, ge=0, le=30, description="Readiness reuses its last result this long.")
     db_connect_timeout_s: int = Field(5, ge=1, le=60, description="PostgreSQL connect timeout (no hanging requests).")
     db_pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connections kept per worker process.")
     db_max_overflow: int = Field(20, ge=0, le=200, description="Extra connections per worker under load.")

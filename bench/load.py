@@ -6,8 +6,10 @@ one port, GRANIAN_WORKERS workers) on the real PostgreSQL and Redis. The load ge
 p50/p95/p99 and every kind of error. Prints requests/s per worker count and the ratio
 2 workers / 1 worker (the baseline is measured in the same run), and exits non-zero on errors.
 
-Request mix (weights): what a browsing visitor costs the app today. Catalog browsing and
-analytics ingest are added automatically once their routes exist (probed at start).
+Request mix (weights): what a signed-in visitor costs the app today. Every request carries the
+visitor's session cookie, so each guarded route resolves the session (Redis) and the user
+(PostgreSQL). Catalog browsing and analytics ingest are added automatically once their routes
+exist (probed at start).
 
 Usage: .venv/bin/python bench/load.py [--duration 60] [--connections 200] [--workers 1,2]
 Only 127.0.0.1 is ever targeted; every run is bounded by --duration.
@@ -39,8 +41,8 @@ from tests.support.topology import export_site  # noqa: E402
 BASE_MIX = [
     (4, "GET", "/", None),  # the home page (HTML from the build)
     (2, "GET", "/catalog/", None),  # the catalog page
-    (2, "GET", "/healthz/ready", None),  # a dynamic route: PostgreSQL + Redis round trips
-    (1, "GET", "/runtime/mediapipe/0.10.29/genai_wasm_internal.js", None),  # an engine file
+    (3, "GET", "/runtime/mediapipe/0.10.29/genai_wasm_internal.js", None),  # engine file; session + user lookup
+    (1, "GET", "/healthz/ready", None),  # what load balancers call
 ]
 OPTIONAL = [
     # (weight, method, path, body, probe): added when `probe` answers below 400.
@@ -60,7 +62,7 @@ local i = 0
 request = function()
   i = i + 1
   local item = mix[(i % #mix) + 1]
-  local headers = {}
+  local headers = {Cookie = COOKIE}
   if item.body then headers["Content-Type"] = "application/json" end
   return wrk.format(item.method, item.path, headers, item.body)
 end
@@ -76,12 +78,30 @@ end
 """
 
 
-def lua_script(mix: list[tuple[int, str, str, str | None]]) -> str:
+def lua_script(mix: list[tuple[int, str, str, str | None]], cookie: str) -> str:
     items = []
     for weight, method, path, body in mix:
         body_lua = "nil" if body is None else "[==[" + body + "]==]"
         items += [f'{{method="{method}", path="{path}", body={body_lua}}}'] * weight
-    return LUA.replace("MIX", "{" + ", ".join(items) + "}")
+    return LUA.replace("MIX", "{" + ", ".join(items) + "}").replace("COOKIE", "[==[" + cookie + "]==]")
+
+
+def sign_in(url: str, db_url: str) -> str:
+    """A user, signed in over HTTP like a browser: returns the Cookie header value."""
+    from sqlmodel import Session
+
+    from app.db import engine_for
+    from tests.support.auth import PASSWORD, make_user
+
+    with Session(engine_for(db_url)) as db:
+        make_user(db, email="load@example.com", name="Load Tester")
+    response = httpx.post(
+        f"{url}/auth/signin",
+        data={"email": "load@example.com", "password": PASSWORD},
+        headers={"Accept": "application/json", "Origin": url},
+    )
+    assert response.status_code == 200 and response.json().get("ok"), response.text
+    return "; ".join(f"{name}={value}" for name, value in response.cookies.items())
 
 
 class Server:
@@ -160,13 +180,16 @@ def main() -> int:
             server = Server(workers=count, port=port, env=env, log=work / f"server-{count}.log")
             try:
                 if count == int(args.workers.split(",")[0]):
+                    cookie = sign_in(server.url, db_url)
                     for weight, method, path, body, probe in OPTIONAL:
-                        status = httpx.request(method, server.url + probe, content=body or None).status_code
+                        status = httpx.request(
+                            method, server.url + probe, content=body or None, headers={"Cookie": cookie}
+                        ).status_code
                         if status < 400:
                             mix.append((weight, method, path, body))
                     print("mix:", ", ".join(f"{w}x {m} {p}" for w, m, p, _ in mix), flush=True)
                     script = work / "mix.lua"
-                    script.write_text(lua_script(mix))
+                    script.write_text(lua_script(mix, cookie))
                 run_wrk(server.url, script, connections=20, duration=3)  # warm-up
                 results[count] = run_wrk(server.url, script, connections=args.connections, duration=args.duration)
             finally:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import time
@@ -60,8 +61,7 @@ async def _run_check(check, timeout_s: float) -> dict[str, object]:  # noqa: ANN
     return {"ok": True, "ms": round((time.perf_counter() - start) * 1000, 1)}
 
 
-@requires(PUBLIC, reason="readiness probe for load balancers; reports only up/down per dependency")
-async def ready(_: Request) -> JSONResponse:
+async def _run_checks() -> dict[str, object]:
     settings = get_settings()
     checks: dict[str, object] = {}
     async with anyio.create_task_group() as group:
@@ -74,6 +74,32 @@ async def ready(_: Request) -> JSONResponse:
             group.start_soon(run, "redis", _check_redis)
     if not settings.redis_url:
         checks["redis"] = None  # not configured: in-process cache, one worker
+    return checks
+
+
+class _Recent:
+    """The last result, shared for HEALTH_CACHE_S, and one check in flight per worker: probes
+    and load balancers calling often (or a load spike) never queue up database round trips,
+    and a busy thread pool cannot make a healthy worker look unready."""
+
+    result: dict[str, object] | None = None
+    at = float("-inf")
+    task: asyncio.Task[dict[str, object]] | None = None
+
+
+async def _dependency_checks() -> dict[str, object]:
+    if _Recent.result is not None and time.monotonic() - _Recent.at < get_settings().health_cache_s:
+        return _Recent.result
+    if _Recent.task is None or _Recent.task.done():
+        _Recent.task = asyncio.ensure_future(_run_checks())
+    result = await asyncio.shield(_Recent.task)
+    _Recent.result, _Recent.at = result, time.monotonic()
+    return result
+
+
+@requires(PUBLIC, reason="readiness probe for load balancers; reports only up/down per dependency")
+async def ready(_: Request) -> JSONResponse:
+    checks = await _dependency_checks()
     database_ok = checks["database"]["ok"]  # type: ignore[index]
     redis_ok = checks["redis"] is None or checks["redis"]["ok"]  # type: ignore[index]
     status = "ready" if database_ok and redis_ok else "degraded" if database_ok else "unready"

@@ -79,6 +79,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "LOG_FORMAT": "json",
         **FAST_ARGON2,
         "HEALTH_TIMEOUT_S": "1.5",
+        "HEALTH_CACHE_S": "0",  # every probe checks afresh, so outages show at once
         "DB_CONNECT_TIMEOUT_S": "2",
     }
     site_dir = work / "site"

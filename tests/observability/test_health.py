@@ -57,7 +57,7 @@ def test_liveness_never_touches_dependencies(settings_env) -> None:
 
 def test_readiness_flips_with_the_database_and_requests_fail_fast_and_clearly(settings_env, pg_proxy) -> None:
     proxy, url = pg_proxy
-    settings_env(DATABASE_URL=url, HEALTH_TIMEOUT_S="1.5", DB_CONNECT_TIMEOUT_S="2")
+    settings_env(DATABASE_URL=url, HEALTH_TIMEOUT_S="1.5", HEALTH_CACHE_S="0", DB_CONNECT_TIMEOUT_S="2")
     client = _client()
     ready = client.get("/healthz/ready")
     assert ready.status_code == 200, ready.text
@@ -91,7 +91,9 @@ def test_readiness_flips_with_the_database_and_requests_fail_fast_and_clearly(se
 
 def test_readiness_reports_redis_but_only_degrades(settings_env, redis_proxy, tmp_path) -> None:
     proxy, url = redis_proxy
-    settings_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}", REDIS_URL=url, HEALTH_TIMEOUT_S="1")
+    settings_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}", REDIS_URL=url, HEALTH_TIMEOUT_S="1", HEALTH_CACHE_S="0"
+    )
     client = _client()
     body = client.get("/healthz/ready").json()
     assert body["status"] == "ready" and body["checks"]["redis"]["ok"] is True
@@ -101,3 +103,31 @@ def test_readiness_reports_redis_but_only_degrades(settings_env, redis_proxy, tm
     assert response.json()["checks"]["redis"]["ok"] is False
     proxy.set_mode("forward")
     assert client.get("/healthz/ready").json()["status"] == "ready"
+
+
+def test_readiness_checks_once_for_many_callers_and_reuses_the_result(settings_env, tmp_path, monkeypatch) -> None:
+    import asyncio
+
+    import httpx
+
+    from app.routes import health
+
+    settings_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}", REDIS_URL="", HEALTH_CACHE_S="5")
+    monkeypatch.setattr(health._Recent, "result", None)
+    calls = []
+
+    def slow_check() -> None:
+        calls.append(1)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(health, "_check_database", slow_check)
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=build_api())
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            first = await asyncio.gather(*(client.get("/healthz/ready") for _ in range(20)))
+            again = await client.get("/healthz/ready")
+            return [r.status_code for r in [*first, again]]
+
+    assert asyncio.run(burst()) == [200] * 21
+    assert len(calls) == 1, "20 concurrent probes and one more within HEALTH_CACHE_S: one database check"
