@@ -86,6 +86,7 @@ def _create_admin(parser: argparse.ArgumentParser) -> Handler:
 
 def _load_commands() -> None:
     """Import the modules that register commands (add yours here)."""
+    import app.config.cli  # noqa: F401 - config get|set|reset|list|audit
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,4 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the importable module's main, so commands that other modules register with
+    # `from app.cli import command` land in the same table as the ones defined here.
+    from app import cli
+
+    sys.exit(cli.main())

@@ -64,7 +64,8 @@ MIGRATION_LOCK_KEY = 727274  # PostgreSQL advisory lock shared by every process 
 def migrate(url: str | None = None) -> None:
     """Bring the database to the current schema (Alembic head); safe to run at every start.
 
-    On PostgreSQL an advisory lock makes concurrent workers migrate one after another.
+    On PostgreSQL an advisory lock makes concurrent workers migrate one after another; on a SQLite
+    file, a lock file beside it does (several workers start at once in the Redis topology).
     """
     from pathlib import Path
 
@@ -79,7 +80,7 @@ def migrate(url: str | None = None) -> None:
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "alembic"))
     engine = engine_for(url)
-    with engine.connect() as connection:
+    with _sqlite_migration_lock(url), engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         try:
@@ -90,3 +91,21 @@ def migrate(url: str | None = None) -> None:
             if connection.dialect.name == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 connection.commit()
+
+
+@contextmanager
+def _sqlite_migration_lock(url: str) -> Iterator[None]:
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -90,7 +90,9 @@ class OIDCProviderConfig(BaseModel, frozen=True):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_nested_delimiter="__"
+    )
 
     data_dir: Path = Field(Path("data"), description="Where the embedded database, secret key and files live.")
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite file under DATA_DIR.")
@@ -151,6 +153,10 @@ class Settings(BaseSettings):
         True,
         description="Allow 'unsafe-eval': Reflex runs client actions sent by event handlers (rx.toast, "
         "rx.call_script, rx.set_clipboard returned from a handler) through eval. False is stricter.",
+    )
+    config: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment layer of the run-time keys (app/config/keys.py): CONFIG__BANNER_TEXT=Hello.",
     )
 
     # Operations (app/observability): logs, metrics, health checks.
@@ -229,6 +235,13 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"ranks must be multiples of 4 between 4 and 256 (4x4 tiles), got {bad}")
         return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _check_config_layer(self) -> Settings:
+        from app.config.keys import environment_layer  # local: app.config reads this module
+
+        environment_layer(self)
+        return self
 
     @model_validator(mode="after")
     def _check_storage(self) -> Settings:

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import anyio
 
 from app import runtime_assets
+from app.config import get_runtime_config
 from app.db import migrate
+from app.demo_models import ensure_demo_models
 from app.settings import get_settings
 from app.storage import get_storage
 
 log = logging.getLogger("lorastudio.startup")
 
 
-async def on_startup() -> None:
+@contextlib.asynccontextmanager
+async def on_startup() -> AsyncIterator[None]:
+    """A context manager, so Reflex finishes it before serving (a plain coroutine runs alongside)."""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.secret()  # generate and persist the secret key on first start
-    await anyio.to_thread.run_sync(migrate)
+    try:
+        await anyio.to_thread.run_sync(migrate)
+    finally:
+        get_runtime_config().start()  # load overrides and follow other workers' changes, whatever happened above
     if runtime_assets.wasm_dir(settings) is None:
         log.warning("MediaPipe wasm files not found; the engine cannot start until set-up installs them")
     try:
@@ -28,7 +38,12 @@ async def on_startup() -> None:
     else:
         if purged:
             log.info("removed %d abandoned upload(s) from staging", purged)
-    ensure_first_admin()
+    await anyio.to_thread.run_sync(ensure_first_admin)
+    try:
+        await asyncio.to_thread(ensure_demo_models, settings)
+    except Exception:  # the app is useful without them; the self-test page then reports a 404
+        log.exception("could not generate the demo models for the self-test page")
+    yield
 
 
 def ensure_first_admin() -> None:

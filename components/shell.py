@@ -6,6 +6,7 @@ import reflex as rx
 
 from components.auth import AuthForm
 from state.session import SessionState
+from state.site import SiteState
 
 PRODUCT = "LoRA Studio"
 NAV_LINKS = [("Catalog", "/catalog"), ("Chat", "/chat"), ("Self-test", "/selftest"), ("Admin", "/admin")]
@@ -134,10 +135,49 @@ def footer() -> rx.Component:
     )
 
 
+def notices() -> rx.Component:
+    """Maintenance notice and announcement, from the run-time config (plain text; the link is checked on save)."""
+    maintenance = rx.callout(
+        SiteState.maintenance_message,
+        icon="construction",
+        color_scheme="amber",
+        role="status",
+        id="maintenance-message",
+        width="100%",
+        margin_top="1em",
+    )
+    banner = rx.callout.root(
+        rx.callout.icon(rx.icon("megaphone")),
+        rx.callout.text(
+            rx.text.span(SiteState.banner_text, id="announcement-text"),
+            rx.cond(
+                SiteState.banner_link != "",
+                rx.fragment(" ", rx.link("Read more", href=SiteState.banner_link, id="announcement-link")),
+            ),
+        ),
+        color_scheme="violet",
+        role="status",
+        id="announcement-banner",
+        width="100%",
+        margin_top="1em",
+    )
+    return rx.box(
+        rx.cond(SiteState.maintenance, maintenance),
+        rx.cond(SiteState.banner_text != "", banner),
+        on_mount=SiteState.load_site,
+        width="100%",
+        max_width="72em",
+        margin_x="auto",
+        padding_x=["1em", "1.5em", "2em"],
+        id="site-notices",
+    )
+
+
 def page(*children: rx.Component, title: str | None = None, max_width: str = "72em") -> rx.Component:
     body = [rx.heading(title, size="7", as_="h1")] if title else []
     return rx.flex(
         navbar(),
+        notices(),
         rx.box(
             rx.vstack(*body, *children, spacing="5", width="100%", align="stretch"),
             as_="main",

@@ -11,6 +11,7 @@ import reflex as rx
 from app.auth import accounts, guard, web
 from app.auth.guard import PUBLIC, requires
 from app.auth.sessions import get_session_store, token_id
+from app.config import get_runtime_config
 from app.db import session_scope
 from app.models import Role, User
 from app.settings import get_settings
@@ -37,7 +38,7 @@ class AuthFormState(SessionState):
         self.notice = web.notice_message(params.get("notice", ""))
         self.next_path = web.safe_next(params.get("next"))
         settings = get_settings()
-        self.signup_enabled = settings.signup_enabled
+        self.signup_enabled = bool(get_runtime_config().values["signup.enabled"])
         self.password_min_length = settings.password_min_length
         self.providers = [{"name": p.name, "label": p.display_label, "kind": p.kind} for p in settings.oidc_providers]
         principal = guard.current_principal()

@@ -14,7 +14,7 @@ import reflex as rx
 
 from app.auth import guard, web
 from app.auth.guard import PUBLIC, Principal, Rule, requires
-from app.settings import get_settings
+from app.config import get_runtime_config
 
 
 def _here(state: rx.State) -> str:
@@ -79,4 +79,4 @@ class ForbiddenState(rx.State):
 
 
 def signup_open() -> bool:
-    return get_settings().signup_enabled
+    return bool(get_runtime_config().values["signup.enabled"])

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.auth import passwords
+from app.config import get_runtime_config
 from app.models import OIDCIdentity, Role, User
 from app.models.base import utcnow
 from app.settings import get_settings
@@ -131,8 +132,8 @@ def providers_of(db: Session, user_id: int) -> list[str]:
 
 
 def sign_up(db: Session, *, email: str, password: str, display_name: str) -> User:
-    settings = get_settings()
-    if not settings.signup_enabled:
+    config = get_runtime_config().values  # an admin may close sign-up at run time
+    if not config["signup.enabled"]:
         raise AccountError("Sign-up is closed on this site. Ask an administrator for an account.", code="signup_closed")
     email = normalize_email(email)
     display_name = clean_display_name(display_name)
@@ -145,7 +146,7 @@ def sign_up(db: Session, *, email: str, password: str, display_name: str) -> Use
         email=email,
         display_name=display_name,
         password_hash=passwords.hash_password(password),
-        role=settings.signup_default_role,
+        role=str(config["signup.default_role"]),
     )
     db.add(user)
     try:
@@ -420,7 +421,8 @@ def sign_in_with_identity(db: Session, identity: ProviderIdentity) -> User:
         user = existing
         user.email_verified = True
     else:
-        if not settings.signup_enabled:
+        config = get_runtime_config().values
+        if not config["signup.enabled"]:
             raise AccountError(
                 "Sign-up is closed on this site. Ask an administrator for an account.", code="signup_closed"
             )
@@ -432,7 +434,7 @@ def sign_in_with_identity(db: Session, identity: ProviderIdentity) -> User:
             email=email,
             display_name=name,
             password_hash=None,
-            role=settings.signup_default_role,
+            role=str(config["signup.default_role"]),
             email_verified=identity.email_verified,
         )
         db.add(user)

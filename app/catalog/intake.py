@@ -26,7 +26,8 @@ from app.catalog.base_models import GEMMA2_2B, BaseModelSpec
 from app.catalog.errors import AdapterRejectedError
 from app.catalog.mediapipe_lora import validate_mediapipe_lora
 from app.catalog.peft import CONFIG_NAME, WEIGHTS_NAME, convert_peft, validate_peft
-from app.settings import Settings, get_settings
+from app.config import RuntimeConfig, get_runtime_config
+from app.settings import Settings
 from app.storage import Storage, TooLargeError
 from app.storage.base import Source, StagedFile
 
@@ -93,11 +94,18 @@ def ingest_adapter(
     storage: Storage,
     base: BaseModelSpec = GEMMA2_2B,
     settings: Settings | None = None,
+    config: RuntimeConfig | None = None,
 ) -> IntakeResult:
-    """Check, convert and store an adapter upload; raises AdapterRejectedError with the reason."""
-    settings = settings or get_settings()
-    limit = settings.max_adapter_upload_bytes
-    ranks = settings.lora_ranks
+    """Check, convert and store an adapter upload; raises AdapterRejectedError with the reason.
+
+    Size limit and accepted ranks come from the run-time configuration (an admin may change them),
+    or from `settings` when a caller passes fixed ones.
+    """
+    if settings is None:
+        values = (config or get_runtime_config()).values
+        limit, ranks = int(values["uploads.max_bytes"]), list(values["lora.ranks"])  # type: ignore[call-overload]
+    else:
+        limit, ranks = settings.max_adapter_upload_bytes, settings.lora_ranks
     if not uploads:
         raise AdapterRejectedError("no file was uploaded")
     if len(uploads) > 2:

@@ -3,8 +3,9 @@
 from sqlmodel import SQLModel
 
 from app.models.auth import AuthSession, OIDCIdentity
+from app.models.config import ConfigAudit, ConfigOverride
 from app.models.users import Role, User
 
-ALL_TABLES = [User, AuthSession, OIDCIdentity]
+ALL_TABLES = [User, AuthSession, OIDCIdentity, ConfigOverride, ConfigAudit]
 
-__all__ = ["ALL_TABLES", "AuthSession", "OIDCIdentity", "Role", "SQLModel", "User"]
+__all__ = ["ALL_TABLES", "AuthSession", "ConfigAudit", "ConfigOverride", "OIDCIdentity", "Role", "SQLModel", "User"]

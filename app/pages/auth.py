@@ -257,7 +257,11 @@ def account() -> rx.Component:
                 ),
                 rx.cond(
                     SessionState.is_admin,
-                    rx.link("Manage users", href="/admin/users", id="to-admin-users"),
+                    rx.hstack(
+                        rx.link("Manage users", href="/admin/users", id="to-admin-users"),
+                        rx.link("Configuration", href="/admin/config", id="to-admin-config"),
+                        spacing="4",
+                    ),
                 ),
             ),
             rx.cond(

@@ -10,7 +10,7 @@ from components.shell import page
 def selftest() -> rx.Component:
     return page(
         rx.text(
-            "This page loads a tiny random-weight model (a few MB, built by the app) into the real "
+            "This page loads a tiny random-weight model (about 1 MB, built by the app) into the real "
             "MediaPipe runtime on your GPU, streams a response, and applies a tiny LoRA. Its output "
             "is gibberish by design: it proves the pipeline works, not answer quality.",
             color_scheme="gray",

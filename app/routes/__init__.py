@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from app.observability.errors import exception_handlers
 from app.observability.setup import observe
 from app.routes.auth import auth_routes
+from app.routes.config_public import config_routes
 from app.routes.files import file_routes
 from app.routes.health import health_routes
 from app.routes.metrics import metrics_routes
@@ -19,7 +20,14 @@ from app.routes.runtime_files import runtime_routes
 
 def build_api() -> Starlette:
     return Starlette(
-        routes=[*health_routes(), *metrics_routes(), *auth_routes(), *runtime_routes(), *file_routes()],
+        routes=[
+            *health_routes(),
+            *metrics_routes(),
+            *auth_routes(),
+            *runtime_routes(),
+            *file_routes(),
+            *config_routes(),
+        ],
         middleware=[Middleware(CSRFOriginMiddleware), Middleware(APIRateLimitMiddleware)],
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
     )

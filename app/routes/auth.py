@@ -22,9 +22,10 @@ from app.auth import accounts, oidc, web
 from app.auth.guard import PUBLIC, current_principal, requires
 from app.auth.ratelimit import get_limiter
 from app.auth.sessions import get_session_store
+from app.config import get_runtime_config
 from app.db import session_scope
 from app.models import Role
-from app.settings import get_settings
+from app.settings import Rate, get_settings
 
 log = logging.getLogger("lorastudio.auth")
 
@@ -35,6 +36,11 @@ OIDC_COOKIE = "ls_oidc"
 
 class FormTooLargeError(ValueError):
     pass
+
+
+def _rate(key: str) -> Rate:
+    """A limit from the run-time configuration (an admin may change it without a restart)."""
+    return get_runtime_config().values[key]  # type: ignore[return-value]
 
 
 async def read_fields(request: Request) -> dict[str, str]:
@@ -86,15 +92,13 @@ async def signin(request: Request) -> Response:
         fields = await read_fields(request)
     except FormTooLargeError:
         return _too_large(request, "/signin")
-    settings = get_settings()
-    decision = await get_limiter().acheck(f"signin:ip:{web.client_ip(request)}", settings.rate_limit_signin)
+    decision = await get_limiter().acheck(f"signin:ip:{web.client_ip(request)}", _rate("ratelimit.signin"))
     if not decision.allowed:
         return web.too_many(request, decision, message="Too many sign-in attempts from your network.")
     return await run_in_threadpool(_signin, request, fields)
 
 
 def _signin(request: Request, fields: dict[str, str]) -> Response:
-    settings = get_settings()
     limiter = get_limiter()
     email, password = fields.get("email", ""), fields.get("password", "")
     next_path = web.safe_next(fields.get("next"))
@@ -109,13 +113,13 @@ def _signin(request: Request, fields: dict[str, str]) -> Response:
         # from before (its own, separate limit): an attacker can slow an account down, but cannot
         # lock its owner out of a browser they already use.
         failure_key = f"signin:device:{device}" if device else f"signin:account:{subject}"
-        gate = limiter.check(failure_key, settings.rate_limit_signin_failures, mode="peek")
+        gate = limiter.check(failure_key, _rate("ratelimit.signin_failures"), mode="peek")
         if not gate.allowed:
             return web.too_many(request, gate, message="Too many failed sign-ins for this account.")
         try:
             user = accounts.authenticate(db, email=email, password=password)
         except accounts.InvalidCredentialsError as exc:
-            limiter.check(failure_key, settings.rate_limit_signin_failures, mode="record")
+            limiter.check(failure_key, _rate("ratelimit.signin_failures"), mode="record")
             return web.form_result(request, ok=False, error=exc.message, code=exc.code, status=401, next_path=next_path)
         except accounts.AccountDisabledError as exc:
             return web.form_result(request, ok=False, error=exc.message, code=exc.code, status=403, next_path=next_path)
@@ -132,8 +136,7 @@ async def signup(request: Request) -> Response:
         fields = await read_fields(request)
     except FormTooLargeError:
         return _too_large(request, "/signup")
-    settings = get_settings()
-    decision = await get_limiter().acheck(f"signup:ip:{web.client_ip(request)}", settings.rate_limit_signup)
+    decision = await get_limiter().acheck(f"signup:ip:{web.client_ip(request)}", _rate("ratelimit.signup"))
     if not decision.allowed:
         return web.too_many(request, decision, message="Too many sign-ups from your network.")
     return await run_in_threadpool(_signup, request, fields)
@@ -193,7 +196,7 @@ async def change_password(request: Request) -> Response:
         fields = await read_fields(request)
     except FormTooLargeError:
         return _too_large(request, "/account")
-    decision = await get_limiter().acheck(f"password:user:{principal.user_id}", get_settings().rate_limit_password)
+    decision = await get_limiter().acheck(f"password:user:{principal.user_id}", _rate("ratelimit.password"))
     if not decision.allowed:
         return web.too_many(request, decision, message="Too many password changes.")
 
@@ -224,7 +227,7 @@ async def delete_account(request: Request) -> Response:
         fields = await read_fields(request)
     except FormTooLargeError:
         return _too_large(request, "/account")
-    decision = await get_limiter().acheck(f"password:user:{principal.user_id}", get_settings().rate_limit_password)
+    decision = await get_limiter().acheck(f"password:user:{principal.user_id}", _rate("ratelimit.password"))
     if not decision.allowed:
         return web.too_many(request, decision, message="Too many attempts.")
 
@@ -268,7 +271,7 @@ async def oidc_start(request: Request) -> Response:
     provider = get_settings().oidc_provider(request.path_params["provider"])
     if provider is None:
         return _oidc_failure("oidc_unknown")
-    decision = await get_limiter().acheck(f"signin:ip:{web.client_ip(request)}", get_settings().rate_limit_signin)
+    decision = await get_limiter().acheck(f"signin:ip:{web.client_ip(request)}", _rate("ratelimit.signin"))
     if not decision.allowed:
         return web.too_many(request, decision, message="Too many sign-in attempts from your network.")
     next_path = web.safe_next(request.query_params.get("next"))

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth import web
 from app.auth.guard import principal_for_request
 from app.auth.ratelimit import get_limiter
+from app.config import get_runtime_config
 from app.settings import Settings, get_settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -205,7 +206,7 @@ class APIRateLimitMiddleware:
         subject = f"user:{principal.user_id}" if principal else f"ip:{web.client_ip(request)}"
         # Synchronous on purpose: one short Redis call (about half the cost of redis.asyncio's),
         # like the session lookup just above.
-        decision = get_limiter().check(f"api:{subject}", get_settings().rate_limit_api)
+        decision = get_limiter().check(f"api:{subject}", get_runtime_config().values["ratelimit.api"])
         if not decision.allowed:
             await web.too_many(request, decision, message="Too many requests.")(scope, receive, send)
             return

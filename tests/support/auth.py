@@ -25,9 +25,11 @@ def reset_caches() -> None:
     """Forget every cached settings-derived object so the next call reads the environment."""
     from app import cache
     from app.auth import oidc, ratelimit, sessions
+    from app.config import runtime
     from app.settings import get_settings
 
     get_settings.cache_clear()
+    runtime.get_runtime_config.cache_clear()
     cache.get_cache.cache_clear()
     ratelimit.get_limiter.cache_clear()
     sessions.get_session_store.cache_clear()
