@@ -28,6 +28,7 @@ import redis
 import sqlalchemy as sa
 
 from app.runtime_assets import WASM_URL_BASE
+from tests.browser.selftest_page import SelfTestPage
 from tests.support import migrations, services
 from tests.support.app_server import ROOT, free_port, reflex_env
 from tests.support.auth import FAST_ARGON2, PASSWORD, make_user
@@ -226,6 +227,23 @@ def test_sign_in_on_the_static_site_and_stay_signed_in_on_another_backend(stack:
     _until(lambda: f'"user_id": "{user.id}"' in stack.b.log_text(), 10, "B's log lines do not name the user", page)
     assert "topology@example.com" not in stack.b.log_text() + stack.a.log_text()
     assert PASSWORD not in stack.b.log_text() + stack.a.log_text()
+
+
+def test_the_engine_runs_on_the_static_site_with_its_files_from_the_backend(stack: Stack, page) -> None:
+    """The self-test on the exported pages: the wasm runtime and the tiny model come from the
+    backend's /runtime routes on the other origin (CORS), and a generation completes."""
+    stack.entry.route_to(0)
+    runtime_requests: list[str] = []
+    page.on("request", lambda request: runtime_requests.append(request.url) if "/runtime/" in request.url else None)
+    selftest = SelfTestPage(page, stack.static.url).open(max_tokens=32)
+    selftest.load()
+    result = selftest.generate("Hello")
+    assert result.state == "done", selftest.root.inner_text()
+    assert result.tokens and result.tokens > 0
+    assert runtime_requests and all(url.startswith(stack.api + "/runtime/") for url in runtime_requests), (
+        runtime_requests
+    )
+    assert any(url.endswith(".wasm") for url in runtime_requests)
 
 
 def test_the_container_command_serves_pages_and_backend_on_one_port(stack: Stack, page) -> None:

@@ -111,6 +111,7 @@ def test_readiness_checks_once_for_many_callers_and_reuses_the_result(settings_e
     import httpx
 
     from app.routes import health
+    from tests.support import aio
 
     settings_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}", REDIS_URL="", HEALTH_CACHE_S="5")
     monkeypatch.setattr(health._Recent, "result", None)
@@ -129,5 +130,5 @@ def test_readiness_checks_once_for_many_callers_and_reuses_the_result(settings_e
             again = await client.get("/healthz/ready")
             return [r.status_code for r in [*first, again]]
 
-    assert asyncio.run(burst()) == [200] * 21
+    assert aio.run(burst()) == [200] * 21
     assert len(calls) == 1, "20 concurrent probes and one more within HEALTH_CACHE_S: one database check"
