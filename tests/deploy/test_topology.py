@@ -26,6 +26,7 @@ import psutil
 import pytest
 import redis
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from app.runtime_assets import WASM_URL_BASE
 from tests.browser.selftest_page import SelfTestPage
@@ -244,6 +245,33 @@ def test_the_engine_runs_on_the_static_site_with_its_files_from_the_backend(stac
         runtime_requests
     )
     assert any(url.endswith(".wasm") for url in runtime_requests)
+
+
+def test_a_config_change_reaches_both_backends_and_their_pages(stack: Stack, page) -> None:
+    """An operator changes the announcement banner once (the CLI, through Redis); both backends
+    serve it within a second or two, and a browser on either sees it without a restart."""
+    text = f"Maintenance tonight {time.monotonic_ns()}"
+    env = {**reflex_env(), "DATABASE_URL": stack.db_url, "REDIS_URL": stack.redis_url}
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "config", "set", "banner.text", text],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    for backend in (stack.a, stack.b):
+        _until(
+            lambda url=backend.url: text in httpx.get(f"{url}/api/v1/config/public").text,
+            10,
+            f"{backend.url} never served the new banner",
+        )
+    for index in (0, 1):
+        stack.entry.route_to(index)
+        stack.entry.drop_connections()
+        page.goto(stack.static.url + "/")
+        expect(page.get_by_text(text)).to_be_visible(timeout=30_000)
 
 
 def test_the_container_command_serves_pages_and_backend_on_one_port(stack: Stack, page) -> None:
