@@ -5,7 +5,7 @@ import reflex as rx
 from app.models import ALL_TABLES
 from app.observability.errors import backend_exception_handler
 from app.observability.setup import setup_observability
-from app.pages import admin_config, auth, home, placeholders, selftest
+from app.pages import admin_catalog, admin_config, auth, catalog, creator, home, placeholders, selftest
 from app.routes import api_transformers
 from app.startup import on_startup
 
@@ -17,5 +17,5 @@ for table in ALL_TABLES:
 app = rx.App(api_transformer=api_transformers(), backend_exception_handler=backend_exception_handler)
 app.register_lifespan_task(on_startup)
 
-for module in (home, selftest, placeholders, auth, admin_config):
+for module in (home, selftest, placeholders, auth, admin_config, catalog, creator, admin_catalog):
     module.add_pages(app)

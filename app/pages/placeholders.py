@@ -5,18 +5,6 @@ import reflex as rx
 from components.shell import empty_state, page
 
 
-def catalog() -> rx.Component:
-    return page(
-        empty_state(
-            "library",
-            "No adapters published yet",
-            "Adapters that creators publish appear here, with search and filters.",
-            rx.link(rx.button("Run the self-test", variant="soft"), href="/selftest"),
-        ),
-        title="Catalog",
-    )
-
-
 def chat() -> rx.Component:
     return page(
         empty_state(
@@ -31,5 +19,4 @@ def chat() -> rx.Component:
 
 
 def add_pages(app: rx.App) -> None:
-    app.add_page(catalog, route="/catalog", title="Catalog · LoRA Studio")
     app.add_page(chat, route="/chat", title="Chat · LoRA Studio")

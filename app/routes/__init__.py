@@ -10,6 +10,8 @@ from starlette.middleware import Middleware
 from app.observability.errors import exception_handlers
 from app.observability.setup import observe
 from app.routes.auth import auth_routes
+from app.routes.catalog_admin import catalog_admin_routes
+from app.routes.catalog_api import catalog_api_routes
 from app.routes.config_public import config_routes
 from app.routes.files import file_routes
 from app.routes.health import health_routes
@@ -27,6 +29,8 @@ def build_api() -> Starlette:
             *runtime_routes(),
             *file_routes(),
             *config_routes(),
+            *catalog_api_routes(),
+            *catalog_admin_routes(),
         ],
         middleware=[Middleware(CSRFOriginMiddleware), Middleware(APIRateLimitMiddleware)],
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from app.catalog.synthetic import factorization_pair, write_lora_with_layout, wr
 from app.mediapipe_format import build_tiny_base
 from app.runtime_assets import wasm_dir
 from app.storage import get_storage
-from tests.support import services
+from tests.support import migrations, services
 from tests.support.genai_harness import HarnessServer
 
 pytestmark = pytest.mark.browser
@@ -40,6 +40,8 @@ def test_factorization_invariance_in_the_real_runtime(page, app_server, tmp_path
         if wasm is None:
             services.unavailable("the MediaPipe npm package is not installed in .web (run the app's build)")
         storage = get_storage()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrations.upgrade(settings.effective_database_url)  # /files/ asks the catalog who may download
         base_spec = tiny_spec(**DIMS)
         base_key = storage.put_file(build_tiny_base(tmp_path / "base.bin", **DIMS)).key
 
