@@ -46,7 +46,9 @@ BASE_MIX = [
 ]
 OPTIONAL = [
     # (weight, method, path, body, probe): added when `probe` answers below 400.
-    (3, "GET", "/api/v1/catalog?sort=popular&limit=20", None, "/api/v1/catalog"),
+    (2, "GET", "/api/v1/adapters?sort=popular&per_page=24", None, "/api/v1/adapters"),
+    (1, "GET", "/api/v1/adapters?q=demo&sort=newest", None, "/api/v1/adapters?q=demo"),
+    (1, "GET", "/api/v1/facets", None, "/api/v1/facets"),
     (
         3,
         "POST",
@@ -172,6 +174,9 @@ def main() -> int:
             "DATA_DIR": str(work / "data"),
             "REFLEX_WEB_WORKDIR": str(work / "web" / ".web"),
             "SECRET_KEY": "load-benchmark-secret-key",
+            "SEED_DEMO_CATALOG": "true",  # something to browse
+            # One benchmark client is one user: lift the per-user API limit (300/min) out of the way.
+            "RATE_LIMIT_API": "100000000/60",
         }
         results: dict[int, dict] = {}
         mix = list(BASE_MIX)

@@ -298,6 +298,14 @@ def test_readiness_follows_postgres_without_restarting_workers(stack: Stack) -> 
             assert time.monotonic() - start < 4, "readiness answers within its timeout"
             assert httpx.get(f"{backend.url}/healthz/live").status_code == 200, "liveness ignores the database"
         assert httpx.get(stack.static.url + "/catalog").status_code == 200, "the static pages do not need it"
+        # A request that needs the database fails fast and says why (JSON for the API, a page for browsers).
+        start = time.monotonic()
+        query = {"q": f"uncached-{time.monotonic_ns()}"}
+        api = httpx.get(f"{stack.a.url}/api/v1/adapters", params=query, timeout=15)
+        assert api.status_code == 503 and api.json()["error"] == "database_unavailable", api.text
+        html = httpx.get(f"{stack.a.url}/api/v1/adapters", params=query, headers={"Accept": "text/html"}, timeout=15)
+        assert html.status_code == 503 and "Temporarily unavailable" in html.text
+        assert time.monotonic() - start < 12
         stack.pg.set_mode("blackhole")  # a database that accepts and never answers
         start = time.monotonic()
         assert httpx.get(f"{stack.a.url}/healthz/ready", timeout=10).status_code == 503
@@ -347,6 +355,11 @@ def test_redis_outage_degrades_but_pages_and_files_keep_working(stack: Stack) ->
         assert refused.status_code == 503 and refused.json()["error"] == "cache_unavailable", refused.text
         assert refused.headers["retry-after"] == "5"
         assert time.monotonic() - start < 6
+        # Browsing the catalog keeps working (cache degraded to the database), signed in or not.
+        for cookie_jar in (cookies, None):
+            listing = httpx.get(f"{stack.b.url}/api/v1/adapters", params={"q": "demo"}, cookies=cookie_jar, timeout=15)
+            assert listing.status_code == 200, listing.text
+            assert listing.json()["items"], "the seeded demo adapters are listed"
         for backend in (stack.a, stack.b):
             ready = httpx.get(f"{backend.url}/healthz/ready", timeout=10)
             assert ready.status_code == 200 and ready.json()["status"] == "degraded"
