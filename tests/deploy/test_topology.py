@@ -247,6 +247,13 @@ def test_the_engine_runs_on_the_static_site_with_its_files_from_the_backend(stac
     assert any(url.endswith(".wasm") for url in runtime_requests)
 
 
+def test_the_catalog_page_on_the_static_site_lists_adapters_from_the_backend(stack: Stack, page) -> None:
+    stack.entry.route_to(1)
+    page.goto(stack.static.url + "/catalog")
+    expect(page.get_by_text("Demo: tiny attention adapter (rank 4)").first).to_be_visible(timeout=30_000)
+    assert page.url.startswith(stack.static.url)
+
+
 def test_a_config_change_reaches_both_backends_and_their_pages(stack: Stack, page) -> None:
     """An operator changes the announcement banner once (the CLI, through Redis); both backends
     serve it within a second or two, and a browser on either sees it without a restart."""
