@@ -30,9 +30,10 @@ MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
 DIMS = {"hidden": 128, "heads": 4, "kv_heads": 2, "head_dim": 64, "ffn": 256, "layers": 2, "vocab": 256}
 
 
-def test_factorization_invariance_in_the_real_runtime(page, app_server, tmp_path: Path, monkeypatch) -> None:  # noqa: ARG001 - app_server: the app's build installs the runtime package
+def test_factorization_invariance_in_the_real_runtime(page, app_server, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("STORAGE_BACKEND", raising=False)
+    monkeypatch.setenv("MEDIAPIPE_WASM_DIR", str(app_server.genai_package / "wasm"))
     settings_module.get_settings.cache_clear()
     try:
         settings = settings_module.get_settings()
