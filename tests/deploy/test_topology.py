@@ -2,8 +2,9 @@
 
 One exported static site (`reflex export --frontend-only`, API URL baked in) served by a plain
 static server; two backend processes behind one entry point (a TCP proxy the test steers):
-  A = `reflex run --env prod --backend-only`   (the documented static-export command)
-  B = `python -m app.serve`                    (the container's command; it also serves the pages)
+  A = `reflex run --env prod --backend-only`   (the documented static-export command), 1 worker
+  B = `python -m app.serve`                    (the container's command; it also serves the pages),
+                                               2 worker processes
 PostgreSQL and Redis are reached through proxies too, so the test can take them away.
 """
 
@@ -90,9 +91,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # The engine's wasm, from the npm package the export installs (a fresh clone has no .web).
     env["MEDIAPIPE_WASM_DIR"] = str(work / "web" / ".web" / "node_modules" / "@mediapipe" / "tasks-genai" / "wasm")
     a = Backend(data_dir=work / "a", env=env, command="reflex")
-    b = Backend(
-        data_dir=work / "b", env={**env, "REFLEX_WEB_WORKDIR": str(work / "web" / ".web")}, command="serve", pages=True
-    )
+    # B is the production server with two worker processes (granian), as in the image.
+    b_env = {**env, "REFLEX_WEB_WORKDIR": str(work / "web" / ".web"), "GRANIAN_WORKERS": "2"}
+    b = Backend(data_dir=work / "b", env=b_env, command="serve", pages=True)
     entry = LoopbackProxy(("127.0.0.1", a.port), ("127.0.0.1", b.port)).start()
     export_site(api_url=f"http://127.0.0.1:{entry.port}", dest=site_dir, work=work / "web")
     static.start()
@@ -377,6 +378,24 @@ def test_redis_outage_degrades_but_pages_and_files_keep_working(stack: Stack) ->
     finally:
         stack.redis_proxy.set_mode("forward")
     _until(lambda: httpx.get(f"{stack.a.url}/healthz/ready").json()["status"] == "ready", 10, "Redis did not come back")
+
+
+def test_one_server_with_two_workers_answers_from_both_and_counts_them_together(stack: Stack) -> None:
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+    def live_count() -> float:
+        text = httpx.get(f"{stack.b.url}/metrics", headers=headers).text
+        match = re.search(
+            r'lorastudio_http_requests_total\{method="GET",route="/healthz/live",status="200"\} (\S+)', text
+        )
+        return float(match.group(1)) if match else 0.0
+
+    before = live_count()
+    pids = set()
+    for _ in range(60):  # a new connection each time: the kernel spreads them over the workers
+        pids.add(httpx.get(f"{stack.b.url}/healthz/live").json()["pid"])
+    assert len(pids) == 2, f"expected both of B's workers to answer, saw {pids}"
+    assert live_count() == before + 60, "every worker's requests are in the one /metrics answer"
 
 
 def test_metrics_and_logs_cover_requests_and_event_handlers(stack: Stack, page) -> None:
