@@ -54,7 +54,7 @@ RUN REFLEX_API_URL="${PUBLIC_API_URL}" DATA_DIR=/tmp/build-data reflex export --
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/venv/bin:$PATH \
     REFLEX_TELEMETRY_ENABLED=false REFLEX_CHECK_LATEST_VERSION=0 \
-    REFLEX_STATES_WORKDIR=/tmp/reflex-states \
+    REFLEX_STATES_WORKDIR=/tmp/reflex-states REFLEX_UPLOADED_FILES_DIR=/tmp/reflex-uploads \
     MEDIAPIPE_WASM_DIR=/opt/mediapipe-wasm \
     DATA_DIR=/data PORT=3000 HOST=0.0.0.0 LOG_FORMAT=json
 RUN useradd --create-home --uid 10001 --user-group lorastudio \

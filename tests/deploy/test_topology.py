@@ -445,18 +445,21 @@ def test_the_image_layout_runs_and_writes_only_where_allowed(stack: Stack, tmp_p
     shutil.copytree(stack.web_dir / "node_modules" / "@mediapipe" / "tasks-genai" / "wasm", wasm)
     before = sorted(str(p.relative_to(site)) for p in site.rglob("*"))
     port = free_port()
-    env = {
-        **reflex_env(),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "DATA_DIR": str(tmp_path / "data"),
-        "MEDIAPIPE_WASM_DIR": str(wasm),
-        "REFLEX_STATES_WORKDIR": str(tmp_path / "states"),
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-    }
-    env.pop("REFLEX_WEB_WORKDIR", None)
-    env["TMPDIR"] = str(tmp_path / "tmp")  # the container's /tmp: metrics files go there
+    # The runtime stage's ENV, with its paths moved under tmp_path (/tmp, /data, the wasm copy).
+    runtime_env = dockerfile.split("AS runtime", 1)[1].split("\nRUN ", 1)[0]
+    places = {"/tmp": tmp_path / "tmp", "/data": tmp_path / "data", "/opt/mediapipe-wasm": wasm}
     (tmp_path / "tmp").mkdir()
+    env = {**reflex_env(), "TMPDIR": str(tmp_path / "tmp")}  # the container's /tmp: metrics files too
+    env.pop("REFLEX_WEB_WORKDIR", None)
+    for name, value in re.findall(r"\b([A-Z][A-Z0-9_]*)=(\S+)", runtime_env):
+        if name == "PATH":
+            continue
+        for prefix, local in places.items():
+            if value == prefix or value.startswith(prefix + "/"):
+                value = str(local) + value[len(prefix) :]
+        env[name] = value
+    assert env["DATA_DIR"] == str(tmp_path / "data") and env["MEDIAPIPE_WASM_DIR"] == str(wasm)
+    env.update(PORT=str(port), HOST="127.0.0.1")
     cmd = re.search(r'^CMD \["sh", "-c", "(.+)"\]$', dockerfile, re.M)
     assert cmd is not None
     log = (tmp_path / "container.log").open("wb")
