@@ -53,7 +53,26 @@ OPTIONAL = [
         3,
         "POST",
         "/api/v1/events",
-        json.dumps([{"type": "page_view", "page": "catalog", "ts_ms": 0}]),
+        json.dumps(
+            {
+                "events": [
+                    {
+                        "v": 1,
+                        "type": "page_view",
+                        "page": "catalog",
+                        "session_id": "bench-session-000001",
+                        "app_version": "0.1.0",
+                    },
+                    {
+                        "v": 1,
+                        "type": "page_view",
+                        "page": "adapter",
+                        "session_id": "bench-session-000001",
+                        "app_version": "0.1.0",
+                    },
+                ]
+            }
+        ),
         "/api/v1/events",
     ),
 ]
@@ -64,7 +83,7 @@ local i = 0
 request = function()
   i = i + 1
   local item = mix[(i % #mix) + 1]
-  local headers = {Cookie = COOKIE}
+  local headers = {Cookie = COOKIE, Origin = ORIGIN}
   if item.body then headers["Content-Type"] = "application/json" end
   return wrk.format(item.method, item.path, headers, item.body)
 end
@@ -80,12 +99,16 @@ end
 """
 
 
-def lua_script(mix: list[tuple[int, str, str, str | None]], cookie: str) -> str:
+def lua_script(mix: list[tuple[int, str, str, str | None]], cookie: str, origin: str) -> str:
     items = []
     for weight, method, path, body in mix:
         body_lua = "nil" if body is None else "[==[" + body + "]==]"
         items += [f'{{method="{method}", path="{path}", body={body_lua}}}'] * weight
-    return LUA.replace("MIX", "{" + ", ".join(items) + "}").replace("COOKIE", "[==[" + cookie + "]==]")
+    return (
+        LUA.replace("MIX", "{" + ", ".join(items) + "}")
+        .replace("COOKIE", "[==[" + cookie + "]==]")
+        .replace("ORIGIN", "[==[" + origin + "]==]")
+    )
 
 
 def sign_in(url: str, db_url: str) -> str:
@@ -187,14 +210,15 @@ def main() -> int:
                 if count == int(args.workers.split(",")[0]):
                     cookie = sign_in(server.url, db_url)
                     for weight, method, path, body, probe in OPTIONAL:
+                        headers = {"Cookie": cookie, "Origin": server.url, "Content-Type": "application/json"}
                         status = httpx.request(
-                            method, server.url + probe, content=body or None, headers={"Cookie": cookie}
+                            method, server.url + probe, content=body or None, headers=headers
                         ).status_code
                         if status < 400:
                             mix.append((weight, method, path, body))
                     print("mix:", ", ".join(f"{w}x {m} {p}" for w, m, p, _ in mix), flush=True)
                     script = work / "mix.lua"
-                    script.write_text(lua_script(mix, cookie))
+                    script.write_text(lua_script(mix, cookie, server.url))
                 run_wrk(server.url, script, connections=20, duration=3)  # warm-up
                 results[count] = run_wrk(server.url, script, connections=args.connections, duration=args.duration)
             finally:

@@ -57,7 +57,9 @@ WS_CONNECTIONS = Gauge(
 INGEST_QUEUE = Gauge(
     "lorastudio_ingest_queue_depth",
     "Analytics events accepted but not yet written to the database.",
-    multiprocess_mode="livesum",
+    # With Redis the queue is one stream that every worker sees whole; without Redis there is
+    # one worker. Either way the largest value reported by a live worker is the backlog.
+    multiprocess_mode="livemax",
 )
 CACHE_LOOKUPS = Counter(
     "lorastudio_cache_lookups_total",
