@@ -2,10 +2,11 @@
 
 import reflex as rx
 
+from app.analytics import lifecycle as analytics_lifecycle
 from app.models import ALL_TABLES
 from app.observability.errors import backend_exception_handler
 from app.observability.setup import setup_observability
-from app.pages import admin_catalog, admin_config, auth, catalog, creator, home, placeholders, selftest
+from app.pages import admin_catalog, admin_config, analytics, auth, catalog, creator, home, placeholders, selftest
 from app.routes import api_transformers
 from app.startup import on_startup
 
@@ -16,6 +17,7 @@ for table in ALL_TABLES:
 
 app = rx.App(api_transformer=api_transformers(), backend_exception_handler=backend_exception_handler)
 app.register_lifespan_task(on_startup)
+app.register_lifespan_task(analytics_lifecycle.lifespan)
 
-for module in (home, selftest, placeholders, auth, admin_config, catalog, creator, admin_catalog):
+for module in (home, selftest, placeholders, auth, admin_config, catalog, creator, admin_catalog, analytics):
     module.add_pages(app)

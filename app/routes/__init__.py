@@ -13,6 +13,7 @@ from app.routes.auth import auth_routes
 from app.routes.catalog_admin import catalog_admin_routes
 from app.routes.catalog_api import catalog_api_routes
 from app.routes.config_public import config_routes
+from app.routes.events import event_routes
 from app.routes.files import file_routes
 from app.routes.health import health_routes
 from app.routes.metrics import metrics_routes
@@ -31,6 +32,7 @@ def build_api() -> Starlette:
             *config_routes(),
             *catalog_api_routes(),
             *catalog_admin_routes(),
+            *event_routes(),
         ],
         middleware=[Middleware(CSRFOriginMiddleware), Middleware(APIRateLimitMiddleware)],
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
