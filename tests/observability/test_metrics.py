@@ -92,3 +92,28 @@ def test_reflex_event_timings_arrive_through_reflex_instrumentation(json_logs) -
     events = json_logs.records("lorastudio.events")
     assert events[-1]["event"] == name and events[-1]["outcome"] == "OperationalError"
     assert events[-1]["duration_ms"] == 500.0
+
+
+def test_the_analytics_writer_publishes_its_backlog(tmp_path) -> None:
+    """Events the writer cannot store yet (here: an unreachable database) show as queue depth."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from app.analytics.pipeline import Envelope, MemoryQueue, Writer
+    from tests.analytics.factory import event
+
+    queue = MemoryQueue(capacity=100)
+    for _ in range(3):
+        queue.put(Envelope(received_at=datetime.now(UTC), user_id=None, events=[event(), event("page_view")]))
+    unreachable = sa.create_engine(f"sqlite:///{tmp_path / 'missing' / 'db.sqlite'}")
+    writer = Writer(queue, unreachable, max_delay_s=0.05, idle_wait_s=0.05).start()
+    try:
+        deadline = time.monotonic() + 10
+        while sample("lorastudio_ingest_queue_depth") != 6:
+            assert time.monotonic() < deadline, "the writer never reported its 6 waiting events"
+            time.sleep(0.05)
+    finally:
+        writer._stopping.set()
+        queue.wake()
+    metrics.set_ingest_queue_depth(0)
