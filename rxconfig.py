@@ -5,12 +5,16 @@ import os
 import reflex as rx
 from reflex_base.plugins.sitemap import SitemapPlugin
 
+from app.observability.procenv import ensure_metrics_dir
 from app.settings import get_settings
 
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
+ensure_metrics_dir()  # before the server forks its workers, so /metrics sums all of them
 
 settings = get_settings()
+if settings.log_format == "json":
+    os.environ.setdefault("REFLEX_LOG_JSON", "true")  # Reflex's and granian's own lines as JSON too
 settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file and secret key live here
 
 config = rx.Config(

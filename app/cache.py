@@ -1,15 +1,24 @@
-"""One cache interface: Redis when REDIS_URL is set, an in-process dict otherwise."""
+"""One cache interface: Redis when REDIS_URL is set, an in-process dict otherwise.
+
+A cache is an optimisation: while Redis is unreachable, reads miss and writes are dropped
+(after one failure Redis is left alone for a couple of seconds, so requests do not each wait
+for a timeout). `incr` is the exception: rate limits must fail safe, so it raises.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 from typing import Protocol
 
 import redis
 
+from app.observability.metrics import record_cache_lookup
 from app.settings import get_settings
+
+log = logging.getLogger("lorastudio.cache")
 
 
 class Cache(Protocol):
@@ -39,7 +48,9 @@ class MemoryCache:
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
-            return self._live(key)
+            value = self._live(key)
+        record_cache_lookup(hit=value is not None, cache="memory")
+        return value
 
     def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
         with self._lock:
@@ -66,19 +77,48 @@ class MemoryCache:
 class RedisCache:
     """Shared by every worker; keys are namespaced so one Redis can serve several apps."""
 
-    def __init__(self, url: str, *, prefix: str = "lorastudio:") -> None:
+    def __init__(self, url: str, *, prefix: str = "lorastudio:", retry_after_s: float = 2.0) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.prefix = prefix
+        self.retry_after_s = retry_after_s
+        self._down_until = 0.0
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: redis.RedisError) -> None:
+        if self._available():
+            log.warning("redis unavailable; cache degraded", extra={"error": type(exc).__name__})
+        self._down_until = time.monotonic() + self.retry_after_s
 
     def get(self, key: str) -> bytes | None:
-        return self.client.get(self.prefix + key)
+        if not self._available():
+            record_cache_lookup(hit=None, cache="redis")
+            return None
+        try:
+            value = self.client.get(self.prefix + key)
+        except redis.RedisError as exc:
+            self._failed(exc)
+            record_cache_lookup(hit=None, cache="redis")
+            return None
+        record_cache_lookup(hit=value is not None, cache="redis")
+        return value
 
     def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
-        self.client.set(self.prefix + key, value, px=int(ttl * 1000) if ttl else None)
+        if not self._available():
+            return
+        try:
+            self.client.set(self.prefix + key, value, px=int(ttl * 1000) if ttl else None)
+        except redis.RedisError as exc:
+            self._failed(exc)
 
     def delete(self, *keys: str) -> None:
+        # Not skipped while Redis looks down: a stale entry must not survive an invalidation.
         if keys:
-            self.client.delete(*(self.prefix + key for key in keys))
+            try:
+                self.client.delete(*(self.prefix + key for key in keys))
+            except redis.RedisError as exc:
+                self._failed(exc)
 
     def incr(self, key: str, *, ttl: float | None = None) -> int:
         pipe = self.client.pipeline()

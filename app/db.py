@@ -26,7 +26,17 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Bounded waits: while the database is unreachable a request fails fast with a clear 503
+    # (app/observability/errors.py) instead of hanging.
+    settings = get_settings()
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=10,
+        connect_args={"connect_timeout": settings.db_connect_timeout_s},
+    )
 
 
 def get_engine() -> Engine:
@@ -46,6 +56,9 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+MIGRATION_LOCK_KEY = 727274  # PostgreSQL advisory lock shared by every process that migrates
 
 
 def migrate(url: str | None = None) -> None:
@@ -69,14 +82,14 @@ def migrate(url: str | None = None) -> None:
     engine = engine_for(url)
     with _sqlite_migration_lock(url), engine.connect() as connection:
         if connection.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_lock(727274)"))
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         try:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
             connection.commit()
         finally:
             if connection.dialect.name == "postgresql":
-                connection.execute(sa.text("SELECT pg_advisory_unlock(727274)"))
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 connection.commit()
 
 

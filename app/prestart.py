@@ -1,18 +1,18 @@
-"""Run before the server in containers: wait for the database, then migrate to head."""
+"""Run before the server in containers: wait for the database, then migrate to head.
+
+Several replicas may start at once (Docker Compose scale, a Kubernetes rollout, the migration
+Job): `app.db.migrate` takes a PostgreSQL advisory lock, so one migrates while the others wait,
+then find nothing left to do.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
-from app.db import get_engine
-
-ROOT = Path(__file__).resolve().parents[1]
+from app.db import get_engine, migrate
 
 
 def wait_for_database(*, timeout_s: float = 60.0) -> None:
@@ -31,7 +31,7 @@ def wait_for_database(*, timeout_s: float = 60.0) -> None:
 
 def main() -> None:
     wait_for_database()
-    command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
+    migrate()
 
 
 if __name__ == "__main__":

@@ -163,6 +163,18 @@ class Settings(BaseSettings):
         description="Environment layer of the run-time keys (app/config/keys.py): CONFIG__BANNER_TEXT=Hello.",
     )
 
+    # Operations (app/observability): logs, metrics, health checks.
+    log_format: Literal["json", "text"] = Field(
+        "text", description="json: one JSON object per line for ELK/Loki (the image's default); text: a terminal."
+    )
+    access_log: bool = Field(True, description="Log one line per HTTP request and websocket session.")
+    metrics_token: SecretStr | None = Field(None, description="Bearer token for GET /metrics; unset: /metrics is off.")
+    health_timeout_s: float = Field(2.0, gt=0, le=30, description="Readiness gives up on a dependency after this.")
+    health_cache_s: float = Field(1.0, ge=0, le=30, description="Readiness reuses its last result this long.")
+    db_connect_timeout_s: int = Field(5, ge=1, le=60, description="PostgreSQL connect timeout (no hanging requests).")
+    db_pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connections kept per worker process.")
+    db_max_overflow: int = Field(20, ge=0, le=200, description="Extra connections per worker under load.")
+
     # Analytics ingest (rate limit: RATE_LIMIT_API; on/off and retention: run-time config).
     analytics_max_batch_events: int = Field(200, ge=1, le=10_000, description="Events per ingest request.")
     analytics_max_body_bytes: int = Field(256 * 1024, ge=1024, description="Request body as sent (maybe gzip).")
@@ -206,6 +218,11 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: object) -> object:
+        return None if value in ("", None) else value
 
     @field_validator("cdn_base_url")
     @classmethod

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from pydantic_core import from_json, to_json
 
 from app.analytics import store
+from app.observability import metrics
 
 log = logging.getLogger("lorastudio.analytics")
 
@@ -286,6 +287,7 @@ class Writer:
     def _run(self) -> None:
         backoff = 0.5
         while True:
+            self._report_depth()
             draining = self._stopping.is_set()
             try:
                 handled = self.flush_once(draining=draining)
@@ -310,3 +312,10 @@ class Writer:
 
     def _held_count(self) -> int:
         return sum(len(e.events) for e in self._held)
+
+    def _report_depth(self) -> None:
+        """Publish the backlog for /metrics (lorastudio_ingest_queue_depth)."""
+        try:
+            metrics.set_ingest_queue_depth(self.queue.backlog() + self._held_count())
+        except Exception:  # noqa: BLE001 - a metric must never stop ingestion (e.g. Redis down)
+            return

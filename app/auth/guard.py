@@ -22,11 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+import redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app.auth import sessions, web
 from app.models import Role, User
+from app.observability import log_context
 
 PUBLIC: Final = "public"
 Level = Role | str  # a Role, or PUBLIC
@@ -159,7 +161,16 @@ def rule_of(fn: Any) -> Rule | None:
 def _route_wrapper(fn: Callable[..., Any], rule: Rule) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
-        principal = principal_for_request(request)
+        try:
+            principal = principal_for_request(request)
+        except redis.RedisError:
+            # The session store (Redis) is down. A public route serves everyone, so its caller is
+            # simply anonymous; anything else fails safe: 503 (app/observability/errors.py).
+            if rule.level != PUBLIC:
+                raise
+            principal = None
+        if principal is not None:
+            log_context.bind_user_id(principal.user_id)  # every log line of this request names the user
         if rule.level != PUBLIC and (principal is None or not principal.allows(rule.level)):
             return route_denial(request, rule, principal)
         token = _current.set(principal)
@@ -189,6 +200,8 @@ def _deny_event(state: Any, rule: Rule, principal: Principal | None) -> Any:
 def _handler_wrapper(fn: Callable[..., Any], rule: Rule) -> Callable[..., Any]:
     def check(state: Any) -> tuple[bool, Principal | None]:
         principal = principal_for_state(state)
+        if principal is not None:
+            log_context.bind_user_id(principal.user_id)
         allowed = rule.level == PUBLIC or (principal is not None and principal.allows(rule.level))
         return allowed, principal
 

@@ -7,12 +7,16 @@ where APIRateLimitMiddleware limits them; every state-changing request is origin
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from app.observability.errors import exception_handlers
+from app.observability.setup import observe
 from app.routes.auth import auth_routes
 from app.routes.catalog_admin import catalog_admin_routes
 from app.routes.catalog_api import catalog_api_routes
 from app.routes.config_public import config_routes
 from app.routes.events import event_routes
 from app.routes.files import file_routes
+from app.routes.health import health_routes
+from app.routes.metrics import metrics_routes
 from app.routes.middleware import APIRateLimitMiddleware, CSRFOriginMiddleware, SecurityHeadersMiddleware
 from app.routes.runtime_files import runtime_routes
 
@@ -20,6 +24,8 @@ from app.routes.runtime_files import runtime_routes
 def build_api() -> Starlette:
     return Starlette(
         routes=[
+            *health_routes(),
+            *metrics_routes(),
             *auth_routes(),
             *runtime_routes(),
             *file_routes(),
@@ -29,10 +35,12 @@ def build_api() -> Starlette:
             *event_routes(),
         ],
         middleware=[Middleware(CSRFOriginMiddleware), Middleware(APIRateLimitMiddleware)],
+        exception_handlers=exception_handlers(),  # type: ignore[arg-type]
     )
 
 
 def api_transformers() -> list:
     """For rx.App(api_transformer=...): our routes (Reflex mounts inside them), then the security
-    headers around everything, error pages included."""
-    return [build_api(), SecurityHeadersMiddleware]
+    headers around everything, error pages included, and outermost the request log and metrics
+    (they see what the client gets)."""
+    return [build_api(), SecurityHeadersMiddleware, observe]

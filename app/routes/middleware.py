@@ -16,6 +16,7 @@ from collections import OrderedDict
 from urllib.parse import urlsplit
 
 import anyio
+import redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -202,11 +203,19 @@ class APIRateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        principal = principal_for_request(request) if request.cookies else None
-        subject = f"user:{principal.user_id}" if principal else f"ip:{web.client_ip(request)}"
-        # Synchronous on purpose: one short Redis call (about half the cost of redis.asyncio's),
-        # like the session lookup just above.
-        decision = get_limiter().check(f"api:{subject}", get_runtime_config().values["ratelimit.api"])
+        try:
+            principal = principal_for_request(request) if request.cookies else None
+            subject = f"user:{principal.user_id}" if principal else f"ip:{web.client_ip(request)}"
+            # Synchronous on purpose: one short Redis call (about half the cost of redis.asyncio's),
+            # like the session lookup just above.
+            decision = get_limiter().check(f"api:{subject}", get_runtime_config().values["ratelimit.api"])
+        except redis.RedisError:
+            # Redis is down, so nothing can be counted. Reads (browsing the catalog) go through
+            # rather than fail; anything that changes state is refused with a 503 (fail safe).
+            if request.method not in SAFE_METHODS:
+                raise
+            await self.app(scope, receive, send)
+            return
         if not decision.allowed:
             await web.too_many(request, decision, message="Too many requests.")(scope, receive, send)
             return

@@ -32,6 +32,8 @@ def reflex_env(**extra: str) -> dict[str, str]:
         "REFLEX_CHECK_LATEST_VERSION": "0",
         "PYTHONUNBUFFERED": "1",
     }
+    # Each server aggregates its own workers' metrics, not the test process's (app/observability).
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     bun = ROOT / ".tools/node_modules/@oven/bun-linux-x64/bin/bun"
     if "REFLEX_BUN_PATH" not in env and bun.exists():
         env["REFLEX_BUN_PATH"] = str(bun)
