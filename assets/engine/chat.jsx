@@ -96,7 +96,7 @@ function DownloadProgress({ progress }) {
     <Box data-testid="download-progress" data-phase={phase} data-loaded={loaded} data-total={total ?? ""}>
       <Progress value={percent} />
       <Text as="div" size="2" color="gray" style={{ fontVariantNumeric: "tabular-nums" }}>
-        {phase === "verify" ? "Verifying " : "Downloading "}
+        {phase === "verify" ? "Verifying " : phase === "done" ? "Stored " : "Downloading "}
         {formatBytes(loaded)} of {formatBytes(total)} · <span data-testid="download-percent">{percent.toFixed(0)}%</span>
         {phase === "download" ? ` · ${rate ? (rate / 1e6).toFixed(1) : "—"} MB/s · ${fmtEta(eta)} left` : ""}
       </Text>
