@@ -1,0 +1,88 @@
+"""Model delivery on /chat: a cut download resumes with Range; too little storage or no WebGPU is
+said plainly before any model byte is downloaded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Route, expect
+
+from tests.browser.chat_page import BASE_MODEL_PATH, ChatPage, Traffic
+
+pytestmark = pytest.mark.browser
+
+SIZE = 1 << 20
+CUT_AT = 300_000
+
+SMALL_QUOTA = """
+navigator.storage.estimate = async () => ({quota: 400000, usage: 100000});
+"""
+
+
+def _page(context: BrowserContext) -> Iterator[Page]:
+    page = context.new_page()
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def page(webgpu_browser: BrowserContext) -> Iterator[Page]:
+    yield from _page(webgpu_browser)
+
+
+def test_quota_too_small_is_said_before_any_download(page: Page, app_server) -> None:
+    page.add_init_script(SMALL_QUOTA)
+    traffic = Traffic().attach(page)
+    chat = ChatPage(page, app_server.url).open()
+    assert chat.phase == "blocked"
+    storage = page.get_by_test_id("capability-storage")
+    expect(storage).to_have_attribute("data-status", "fail")
+    expect(storage).to_contain_text("only 293 KiB")
+    expect(page.get_by_test_id("chat-blocked")).to_contain_text("Nothing has been downloaded")
+    expect(page.get_by_test_id("download-model")).to_have_count(0)
+    assert traffic.model_requests() == []
+
+
+def test_no_webgpu_is_said_before_any_download(plain_page: Page, app_server) -> None:
+    traffic = Traffic().attach(plain_page)
+    chat = ChatPage(plain_page, app_server.url).open()
+    assert chat.phase == "blocked"
+    expect(plain_page.get_by_test_id("capability-adapter")).to_have_attribute("data-status", "fail")
+    expect(plain_page.get_by_test_id("capability-adapter")).to_contain_text("enable-unsafe-webgpu")
+    assert traffic.model_requests() == []
+
+
+def test_interrupted_download_resumes_with_range_and_verifies(page: Page, app_server) -> None:
+    seen: list[dict[str, str]] = []
+
+    def cut_first_response(route: Route) -> None:
+        seen.append(dict(route.request.headers))
+        if len(seen) == 1:
+            # The connection "drops" after CUT_AT bytes of the real file.
+            response = route.fetch()
+            route.fulfill(
+                status=200, headers={"content-type": "application/octet-stream"}, body=response.body()[:CUT_AT]
+            )
+        else:
+            route.continue_()
+
+    page.route(f"**{BASE_MODEL_PATH}", cut_first_response)
+    chat = ChatPage(page, app_server.url).open()
+    assert chat.phase == "need-model"
+    chat.download()
+    expect(page.get_by_test_id("model-error")).to_contain_text("resumes from there", timeout=30_000)
+    partial = page.get_by_test_id("stored-file")
+    expect(partial).to_have_attribute("data-complete", "false")
+    expect(page.get_by_test_id("download-model")).to_contain_text("Resume")
+
+    chat.download()
+    chat.wait_ready()
+    assert len(seen) == 2
+    assert "range" not in seen[0]
+    assert seen[1].get("range") == f"bytes={CUT_AT}-"
+    progress = page.get_by_test_id("download-progress")
+    assert progress.get_attribute("data-loaded") == str(SIZE)
+    stored = page.get_by_test_id("stored-file")
+    expect(stored).to_have_attribute("data-complete", "true")  # sha256 checked before it is kept
+    expect(stored).to_contain_text("verified")
