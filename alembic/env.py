@@ -1,5 +1,7 @@
 """Alembic environment: the URL comes from the app's settings, the metadata from app.models."""
 
+import warnings
+
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
@@ -8,6 +10,8 @@ from app.models import SQLModel
 from app.settings import get_settings
 
 config = context.config
+# The full-text GIN index exists on PostgreSQL only (see the catalog migration); SQLite cannot reflect it.
+warnings.filterwarnings("ignore", message="autogenerate skipping metadata-specified expression-based index")
 target_metadata = SQLModel.metadata
 
 

@@ -3,7 +3,7 @@
 import reflex as rx
 
 from app.models import ALL_TABLES
-from app.pages import admin_config, auth, chat, home, placeholders, selftest
+from app.pages import admin_catalog, admin_config, auth, catalog, chat, creator, home, selftest
 from app.routes import api_transformers
 from app.startup import on_startup
 
@@ -13,5 +13,5 @@ for table in ALL_TABLES:
 app = rx.App(api_transformer=api_transformers())
 app.register_lifespan_task(on_startup)
 
-for module in (home, selftest, chat, placeholders, auth, admin_config):
+for module in (home, selftest, chat, auth, admin_config, catalog, creator, admin_catalog):
     module.add_pages(app)

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     cdn_base_url: str | None = Field(None, description="Public files are linked here (e.g. CloudFront) instead.")
     max_adapter_upload_bytes: int = Field(256 * 1024**2, ge=1, description="Largest adapter upload (file or zip).")
     max_base_model_bytes: int = Field(8 * 1024**3, ge=1, description="Largest base model file.")
+    base_model_import_dirs: list[Path] | None = Field(
+        None, description="Folders an admin may register base model files from by path; default DATA_DIR/import."
+    )
+    seed_demo_catalog: bool = Field(True, description="Seed the demo adapters (tiny model family) on first start.")
     lora_ranks: list[int] = Field([4, 8, 16], description="LoRA ranks declared to the runtime (loraRanks).")
     secret_key: SecretStr | None = Field(None, description="Unset: generated once into DATA_DIR/secret_key.")
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://localhost:3000")
@@ -255,6 +259,11 @@ class Settings(BaseSettings):
     def effective_staging_dir(self) -> Path:
         """Uploads land here while they are hashed and checked; same filesystem as local storage."""
         return self.effective_storage_dir / ".staging"
+
+    @property
+    def effective_import_dirs(self) -> list[Path]:
+        dirs = self.base_model_import_dirs if self.base_model_import_dirs is not None else [self.data_dir / "import"]
+        return [d.resolve() for d in dirs]
 
     @property
     def secure_cookies(self) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import anyio
 
 from app import runtime_assets
+from app.catalog.demo import seed_on_start
 from app.config import get_runtime_config
 from app.db import migrate
 from app.demo_models import ensure_demo_models
@@ -43,6 +44,7 @@ async def on_startup() -> AsyncIterator[None]:
         await asyncio.to_thread(ensure_demo_models, settings)
     except Exception:  # the app is useful without them; the self-test page then reports a 404
         log.exception("could not generate the demo models for the self-test page")
+    await anyio.to_thread.run_sync(seed_on_start)
     yield
 
 

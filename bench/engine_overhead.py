@@ -35,7 +35,6 @@ from playwright.sync_api import BrowserContext, sync_playwright  # noqa: E402
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.app_server import AppServer  # noqa: E402
 
-PACKAGE = ROOT / ".web" / "node_modules" / "@mediapipe" / "tasks-genai"
 PROMPT = "Write a short poem about a lighthouse."
 LORA_RANKS = [4, 8, 16]  # what /selftest declares; the graph depends on it
 TOP_K = 1
@@ -87,13 +86,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def bare_site(model: Path) -> Iterator[str]:
+def bare_site(model: Path, package: Path) -> Iterator[str]:
     """A plain static server with the bare page, the package's ESM bundle, its wasm and the model."""
     with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
         site = Path(tmp)
         (site / "index.html").write_text(BARE_PAGE)
-        shutil.copy(PACKAGE / "genai_bundle.mjs", site / "genai_bundle.mjs")
-        shutil.copytree(PACKAGE / "wasm", site / "wasm")
+        shutil.copy(package / "genai_bundle.mjs", site / "genai_bundle.mjs")
+        shutil.copytree(package / "wasm", site / "wasm")
         shutil.copy(model, site / "model.bin")
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(site)))
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -179,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         model = data_dir / "demo-models" / "tiny-base.bin"
         if not model.is_file():
             raise SystemExit(f"the app did not write {model}; see {app.log_path}")
-        bare_url = stack.enter_context(bare_site(model))
+        bare_url = stack.enter_context(bare_site(model, app.genai_package))
         playwright = stack.enter_context(sync_playwright())
         profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chromium-"))
         context = playwright.chromium.launch_persistent_context(

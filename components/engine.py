@@ -51,13 +51,15 @@ class PrivateChat(rx.Component):
     wasm_base: rx.Var[str]
     models_index_url: rx.Var[str]
     config_url: rx.Var[str]
+    api_base: rx.Var[str]
     analytics_url: rx.Var[str]
 
 
-def private_chat(*, models_index_url: str, config_url: str, analytics_url: str = "") -> rx.Component:
+def private_chat(*, models_index_url: str, config_url: str, api_base: str, analytics_url: str = "") -> rx.Component:
     return PrivateChat.create(
         wasm_base=WASM_URL_BASE,
         models_index_url=models_index_url,
         config_url=config_url,
+        api_base=api_base,
         analytics_url=analytics_url,
     )

@@ -67,6 +67,18 @@ def _account_menu_link() -> rx.Component:
     )
 
 
+# Shown by role (display only: the pages' handlers check the role on the server).
+CREATOR_LINKS = [("My adapters", "/creator/adapters")]
+ADMIN_LINKS = [("Moderation", "/admin/catalog"), ("Base models", "/admin/base-models")]
+
+
+def _role_links(make) -> list[rx.Component]:  # noqa: ANN001 - make(label, href) -> component
+    is_creator = (SessionState.user_role == "creator") | (SessionState.user_role == "admin")
+    return [rx.cond(is_creator, make(label, href)) for label, href in CREATOR_LINKS] + [
+        rx.cond(SessionState.is_admin, make(label, href)) for label, href in ADMIN_LINKS
+    ]
+
+
 def navbar() -> rx.Component:
     brand = rx.link(
         rx.hstack(rx.icon("sparkles", size=22), rx.heading(PRODUCT, size="5"), align="center", spacing="2"),
@@ -77,7 +89,9 @@ def navbar() -> rx.Component:
     )
     desktop = rx.hstack(
         brand,
-        rx.hstack(*[_nav_link(label, href) for label, href in NAV_LINKS], spacing="5", align="center"),
+        rx.hstack(
+            *[_nav_link(label, href) for label, href in NAV_LINKS], *_role_links(_nav_link), spacing="5", align="center"
+        ),
         rx.spacer(),
         rx.hstack(user_slot(), rx.color_mode.button(size="2", id="color-mode"), align="center", spacing="3"),
         align="center",
@@ -92,6 +106,7 @@ def navbar() -> rx.Component:
             rx.menu.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open menu")),
             rx.menu.content(
                 *[rx.menu.item(rx.link(label, href=href, width="100%")) for label, href in NAV_LINKS],
+                *_role_links(lambda label, href: rx.menu.item(rx.link(label, href=href, width="100%"))),
                 rx.menu.separator(),
                 rx.menu.item(_account_menu_link()),
             ),

@@ -1,8 +1,10 @@
-"""Command line: ``python -m app.catalog {check,convert,factorization}``.
+"""Command line: ``python -m app.catalog {check,convert,factorization,seed-demo,register-base}``.
 
 check: run the catalog's upload checks on files (a PEFT pair, a zip or a .bin) without storing.
 convert: PEFT adapter -> MediaPipe LoRA .bin. factorization: write the tiny base and the adapters
-of the in-browser layout check (mediapipe-web.md §8.4).
+of the in-browser layout check (mediapipe-web.md §8.4). seed-demo: add the demo adapters (tiny
+model family) to the configured database and storage. register-base: register a base model file
+from a path or a URL + sha256 (the operator's shell is trusted: no import-folder restriction).
 """
 
 from __future__ import annotations
@@ -39,7 +41,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     fac.add_argument("--out", type=Path, required=True)
     fac.add_argument("--rank", type=int, default=4)
     fac.add_argument("--modules", default="q_proj,k_proj,v_proj,o_proj")
+    sub.add_parser("seed-demo", help="add the demo base model and adapters to the catalog (idempotent)")
+    reg = sub.add_parser("register-base", help="register a base model .bin (e.g. gemma2-2b-it-gpu-int8.bin)")
+    source = reg.add_mutually_exclusive_group(required=True)
+    source.add_argument("--path", type=Path, help="a file on this machine")
+    source.add_argument("--url", help="download it from here (needs --sha256)")
+    reg.add_argument("--sha256", help="expected sha256 (required with --url, checked with --path)")
+    reg.add_argument("--name", required=True, help="short unique name, e.g. gemma2-2b-it-gpu-int8")
+    reg.add_argument("--title", required=True, help="what people see, e.g. 'Gemma2 2B IT (int8, GPU)'")
+    reg.add_argument("--architecture", default="gemma2-2b", choices=["gemma2-2b", "tiny-gemma2"])
+    reg.add_argument("--license-note", default="", help="e.g. 'Gemma Terms of Use, accepted by the operator'")
     args = parser.parse_args(argv)
+
+    if args.command in ("seed-demo", "register-base"):
+        return _catalog_command(args)
 
     if args.command == "factorization":
         paths = build_factorization_set(args.out, rank=args.rank, modules=args.modules.split(","))
@@ -82,6 +97,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for item in result.files:
         print(f"  {item.role}\t{item.size:,} bytes\tsha256 {item.key}")
+    return 0
+
+
+def _catalog_command(args: argparse.Namespace) -> int:
+    from app.catalog import registry
+    from app.catalog.demo import seed_demo_catalog
+    from app.catalog.schemas import Actor
+    from app.db import session_scope
+    from app.storage import get_storage
+
+    storage = get_storage()
+    with session_scope() as session:
+        if args.command == "seed-demo":
+            created = seed_demo_catalog(session, storage=storage)
+            print(
+                f"seeded {len(created)} demo adapter(s)" + (f": {', '.join(created)}" if created else " (all present)")
+            )
+            return 0
+        operator = Actor(user_id=0, is_admin=True)
+        fields = {
+            "name": args.name,
+            "title": args.title,
+            "architecture": args.architecture,
+            "license_note": args.license_note,
+        }
+        try:
+            if args.url:
+                if not args.sha256:
+                    print("--url needs --sha256", file=sys.stderr)
+                    return 2
+                out = registry.register_from_url(
+                    session, url=args.url, expected_sha256=args.sha256, storage=storage, actor=operator, **fields
+                )
+            else:
+                with open(args.path, "rb") as handle:
+                    out = registry.register_from_file_source(
+                        session,
+                        source=handle,
+                        storage=storage,
+                        actor=operator,
+                        expected_sha256=args.sha256,
+                        source_label="path",
+                        **fields,
+                    )
+        except (registry.BaseModelError, OSError) as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return 1
+    print(f"registered {out.name}: {out.size_bytes:,} bytes, sha256 {out.sha256}")
     return 0
 
 

@@ -20,6 +20,7 @@ def chat() -> rx.Component:
         private_chat(
             models_index_url=f"{DEMO_MODEL_URL_BASE}/index.json",
             config_url="/api/v1/config/public",
+            api_base="/api/v1",
             analytics_url=ANALYTICS_URL,
         ),
         title="Chat",

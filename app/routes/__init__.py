@@ -8,6 +8,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from app.routes.auth import auth_routes
+from app.routes.catalog_admin import catalog_admin_routes
+from app.routes.catalog_api import catalog_api_routes
 from app.routes.config_public import config_routes
 from app.routes.files import file_routes
 from app.routes.middleware import APIRateLimitMiddleware, CSRFOriginMiddleware, SecurityHeadersMiddleware
@@ -16,7 +18,14 @@ from app.routes.runtime_files import runtime_routes
 
 def build_api() -> Starlette:
     return Starlette(
-        routes=[*auth_routes(), *runtime_routes(), *file_routes(), *config_routes()],
+        routes=[
+            *auth_routes(),
+            *runtime_routes(),
+            *file_routes(),
+            *config_routes(),
+            *catalog_api_routes(),
+            *catalog_admin_routes(),
+        ],
         middleware=[Middleware(CSRFOriginMiddleware), Middleware(APIRateLimitMiddleware)],
     )
 

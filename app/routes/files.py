@@ -5,6 +5,8 @@ forever (`immutable`) and the ETag is the digest itself. `Range` (206, suffix ra
 HEAD come from Starlette's FileResponse. Never compressed, always with Content-Length: the
 MediaPipe runtime fails on gzip-encoded or length-less LoRA responses (mediapipe-web.md §5).
 With the S3 backend the route redirects to a presigned URL, so bytes bypass the app.
+Files of draft or removed adapters go only to their author and admins (app.catalog.access);
+others get the same 404 as for a missing file.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from app.auth.guard import PUBLIC, requires
+from app.catalog.access import may_download
+from app.db import session_scope
+from app.routes.access import request_actor
 from app.storage import ObjectNotFoundError, get_storage, is_key
 
 ROUTE = "/files/{key}"
@@ -53,10 +58,15 @@ def _not_found() -> Response:
     return JSONResponse({"error": "file not found"}, status_code=404, headers={"Cache-Control": "no-store"})
 
 
-@requires(PUBLIC, reason="content-addressed files; drafts need an access hook (catalog issue)")
+@requires(
+    PUBLIC,
+    reason="content-addressed files; those of drafts and removed adapters only for their author and admins (app.catalog.access)",
+)
 async def serve_file(request: Request) -> Response:
     key = request.path_params["key"]
     if not is_key(key):
+        return _not_found()
+    if not await run_in_threadpool(_allowed, request, key):
         return _not_found()
     storage = get_storage()
     path = storage.local_path(key)
@@ -78,6 +88,11 @@ async def serve_file(request: Request) -> Response:
     if if_none_match is not None and _none_match(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return _BigChunkFileResponse(path, media_type="application/octet-stream", headers=headers, stat_result=stat_result)
+
+
+def _allowed(request: Request, key: str) -> bool:
+    with session_scope() as session:
+        return may_download(session, key=key, actor=request_actor(request))
 
 
 def file_routes() -> list[Route]:

@@ -21,7 +21,7 @@ import {
   toJson,
   toMarkdown,
 } from "./chat_store.js";
-import { fetchChatSources, fetchPublicConfig } from "./chat_sources.js";
+import { fetchChatSources, fetchPublicConfig, recordAdapterDownload } from "./chat_sources.js";
 import { configureMetrics, track } from "./metrics.js";
 import { BlockSplitter, Markdown, splitAll } from "./markdown.jsx";
 
@@ -117,7 +117,7 @@ function StoredFiles({ files, onDelete }) {
       ) : (
         <ul style={{ margin: 0, paddingLeft: 18 }}>
           {files.map((file) => (
-            <li key={file.sha256} data-testid="stored-file" data-sha256={file.sha256} data-complete={String(file.complete)}>
+            <li key={file.sha256} data-testid="stored-file" data-kind={file.kind} data-sha256={file.sha256} data-complete={String(file.complete)}>
               <Text size="2">
                 {file.name} · {formatBytes(file.stored)}
                 {file.complete ? " · verified" : " · partial download"}{" "}
@@ -229,7 +229,7 @@ function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream })
   );
 }
 
-export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, analyticsUrl }) {
+export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, analyticsUrl }) {
   const origin = useMemo(() => (typeof window === "undefined" ? "" : backendOrigin()), []);
   const [caps, setCaps] = useState(null);
   const [serverConfig, setServerConfig] = useState(null);
@@ -269,10 +269,15 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, analyticsUrl 
   useEffect(() => {
     let alive = true;
     (async () => {
-      const [capabilities, config, chatSources] = await Promise.all([
+      const config = await fetchPublicConfig(new URL(configUrl, origin).toString());
+      const [capabilities, chatSources] = await Promise.all([
         checkCapabilities(),
-        fetchPublicConfig(new URL(configUrl, origin).toString()),
-        fetchChatSources(new URL(modelsIndexUrl, origin).toString(), origin).catch((e) => ({ error: String(e?.message ?? e) })),
+        fetchChatSources({
+          apiBase: new URL(apiBase, origin).toString().replace(/\/+$/, ""),
+          indexUrl: new URL(modelsIndexUrl, origin).toString(),
+          origin,
+          baseEntry: config.baseEntry,
+        }).catch((e) => ({ error: String(e?.message ?? e), adapters: [] })),
       ]);
       if (!alive) return;
       configureMetrics({ url: analyticsUrl ? new URL(analyticsUrl, origin).toString() : null, enabled: config.analyticsEnabled });
@@ -321,7 +326,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, analyticsUrl 
     return () => {
       alive = false;
     };
-  }, [configUrl, modelsIndexUrl, origin, analyticsUrl, refreshConversations]);
+  }, [configUrl, modelsIndexUrl, apiBase, origin, analyticsUrl, refreshConversations]);
 
   // The engine: one per page, re-created by the engine module only when settings change.
   const engine = useCallback(() => {
@@ -460,12 +465,13 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, analyticsUrl 
         const started = performance.now();
         const result = await ensureStored({ ...adapter, kind: "lora" });
         loraUrls.current.set(adapter.sha256, URL.createObjectURL(result.file));
+        if (adapter.catalog && !result.fromCache) recordAdapterDownload(new URL(apiBase, origin).toString().replace(/\/+$/, ""), adapter.id);
         track("lora_fetch", { ms: performance.now() - started, bytes: result.file.size, cached: result.fromCache, rank: adapter.rank ?? 0 });
         refreshStored();
       }
       return loraUrls.current.get(adapter.sha256);
     },
-    [adapterById, refreshStored],
+    [adapterById, refreshStored, apiBase, origin],
   );
 
   /** Fit the history to the context: drop the oldest messages until the prompt leaves room to answer. */
@@ -649,6 +655,9 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, analyticsUrl 
       data-engine-creations={engineInfo.creations}
       data-model-source={engineInfo.source}
       data-busy={String(busy)}
+      data-source={sources?.from ?? ""}
+      data-adapter-ids={(sources?.adapters ?? []).map((a) => a.id).join(",")}
+      data-base-url={base?.url ?? ""}
     >
       <Card data-testid="chat-capabilities" data-verdict={verdict}>
         <Flex direction="column" gap="2">

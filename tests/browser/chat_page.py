@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from playwright.sync_api import Page, Request, WebSocket, expect
 
 ENGINE_TIMEOUT_MS = 90_000
-BASE_MODEL_PATH = "/runtime/models/tiny-base.bin"
 
 
 @dataclass
@@ -41,8 +40,13 @@ class Traffic:
         ws.on("framesent", lambda payload: self.frames.append(_text(payload)))
         ws.on("framereceived", lambda payload: self.frames.append(_text(payload)))
 
-    def model_requests(self, path: str = BASE_MODEL_PATH) -> list[dict]:
-        return [r for r in self.requests if r["url"].startswith("http") and r["url"].split("?")[0].endswith(path)]
+    def model_requests(self, url: str) -> list[dict]:
+        """Requests for the model file at `url` (the stored copy is read from blob: URLs, not listed)."""
+        return [r for r in self.requests if r["url"].split("?")[0] == url]
+
+    def model_file_requests(self) -> list[dict]:
+        """Any request for a model or adapter file (catalog /files/ route or the demo .bin files)."""
+        return [r for r in self.requests if "/files/" in r["url"] or r["url"].split("?")[0].endswith(".bin")]
 
     def everything(self) -> list[str]:
         out = []
@@ -72,6 +76,15 @@ class ChatPage:
     @property
     def phase(self) -> str:
         return self.root.get_attribute("data-phase") or ""
+
+    @property
+    def base_url(self) -> str:
+        """The base model's download URL, as the page got it from the catalog."""
+        return self.root.get_attribute("data-base-url") or ""
+
+    @property
+    def adapter_ids(self) -> list[str]:
+        return [a for a in (self.root.get_attribute("data-adapter-ids") or "").split(",") if a]
 
     @property
     def creations(self) -> int:

@@ -36,3 +36,33 @@ def files_left(storage: LocalStorage) -> list[str]:
     if not storage.root.exists():
         return []
     return sorted(str(p.relative_to(storage.root)) for p in storage.root.rglob("*") if not p.is_dir())
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    """Each test starts with an empty in-process cache (tables are emptied between tests too)."""
+    from app.cache import get_cache
+
+    get_cache.cache_clear()
+
+
+def make_user(db, *, email: str, name: str, role: str = "creator"):  # noqa: ANN001, ANN201
+    from app.models import User
+
+    user = User(email=email, display_name=name, role=role)
+    db.add(user)
+    db.commit()
+    db.refresh(user)
+    return user
+
+
+def catalog_rows(db) -> dict[str, int]:  # noqa: ANN001
+    """Row counts of every catalog table (for 'nothing half-written' checks)."""
+    import sqlalchemy as sa
+
+    from app.models import Adapter, AdapterFile, AdapterTag, AdapterVersion, BaseModelFile, Favourite
+
+    return {
+        model.__tablename__: db.exec(sa.select(sa.func.count()).select_from(model)).one()[0]
+        for model in (Adapter, AdapterFile, AdapterTag, AdapterVersion, BaseModelFile, Favourite)
+    }

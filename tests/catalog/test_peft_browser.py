@@ -20,7 +20,7 @@ from app.catalog.synthetic import factorization_pair, write_lora_with_layout, wr
 from app.mediapipe_format import build_tiny_base
 from app.runtime_assets import wasm_dir
 from app.storage import get_storage
-from tests.support import services
+from tests.support import migrations, services
 from tests.support.genai_harness import HarnessServer
 
 pytestmark = pytest.mark.browser
@@ -30,9 +30,10 @@ MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
 DIMS = {"hidden": 128, "heads": 4, "kv_heads": 2, "head_dim": 64, "ffn": 256, "layers": 2, "vocab": 256}
 
 
-def test_factorization_invariance_in_the_real_runtime(page, app_server, tmp_path: Path, monkeypatch) -> None:  # noqa: ARG001 - app_server: the app's build installs the runtime package
+def test_factorization_invariance_in_the_real_runtime(page, app_server, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("STORAGE_BACKEND", raising=False)
+    monkeypatch.setenv("MEDIAPIPE_WASM_DIR", str(app_server.genai_package / "wasm"))
     settings_module.get_settings.cache_clear()
     try:
         settings = settings_module.get_settings()
@@ -40,6 +41,8 @@ def test_factorization_invariance_in_the_real_runtime(page, app_server, tmp_path
         if wasm is None:
             services.unavailable("the MediaPipe npm package is not installed in .web (run the app's build)")
         storage = get_storage()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrations.upgrade(settings.effective_database_url)  # /files/ asks the catalog who may download
         base_spec = tiny_spec(**DIMS)
         base_key = storage.put_file(build_tiny_base(tmp_path / "base.bin", **DIMS)).key
 

@@ -23,6 +23,13 @@ def stored(local_storage: LocalStorage) -> tuple[str, bytes]:
 
 @pytest.fixture
 def client(local_storage: LocalStorage) -> TestClient:
+    from app.cache import get_cache
+    from app.settings import get_settings
+    from tests.support import migrations
+
+    get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(get_settings().effective_database_url)  # the route asks the catalog who may download
+    get_cache.cache_clear()
     return TestClient(build_api())
 
 

@@ -183,7 +183,18 @@ def test_cdn_url_for_public_files(s3: S3Storage) -> None:
     assert "X-Amz-Signature=" in s3.url_for(obj.key, public=True)  # no CDN configured
 
 
+def _migrated(settings: settings_module.Settings) -> None:
+    """The routes ask the catalog (who may download, file URLs): give them a database at head."""
+    from app.cache import get_cache
+    from tests.support import migrations
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.effective_database_url)
+    get_cache.cache_clear()
+
+
 def test_files_route_redirects_to_presigned_url(s3: S3Storage) -> None:
+    _migrated(settings_module.get_settings())
     obj = s3.put_stream(iter([b"via redirect"]))
     client = TestClient(build_api())
     r = client.get(f"/files/{obj.key}", follow_redirects=False)
@@ -192,3 +203,29 @@ def test_files_route_redirects_to_presigned_url(s3: S3Storage) -> None:
     assert "X-Amz-Signature=" in r.headers["location"]
     assert httpx.get(r.headers["location"]).content == b"via redirect"
     assert client.get(f"/files/{'0' * 64}", follow_redirects=False).status_code == 404
+
+
+def test_api_file_urls_are_presigned_or_cdn(s3: S3Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON API hands out S3 URLs, so adapter bytes never pass through the app."""
+    from sqlmodel import Session
+
+    from app.catalog.demo import seed_demo_catalog
+    from app.db import engine_for
+
+    settings = settings_module.get_settings()
+    _migrated(settings)
+    with Session(engine_for(settings.effective_database_url)) as session:
+        seed_demo_catalog(session, storage=s3)
+    client = TestClient(build_api())
+    files = client.get("/api/v1/adapters/demo-tiny-attention-r4/files").json()["files"]
+    lora = next(f for f in files if f["role"] == "mediapipe-lora")
+    assert "X-Amz-Signature=" in lora["url"] and "X-Amz-Expires=120" in lora["url"]
+    body = httpx.get(lora["url"]).content
+    assert len(body) == lora["size_bytes"] and hashlib.sha256(body).hexdigest() == lora["sha256"]
+    base = client.get("/api/v1/base-models/tiny-gemma2-demo").json()
+    assert "X-Amz-Signature=" in base["url"]
+
+    monkeypatch.setenv("CDN_BASE_URL", "https://cdn.example.test")
+    settings_module.get_settings.cache_clear()
+    files = TestClient(build_api()).get("/api/v1/adapters/demo-tiny-attention-r4/files").json()["files"]
+    assert {f["url"] for f in files} == {f"https://cdn.example.test/{s3.object_name(f['sha256'])}" for f in files}

@@ -70,10 +70,12 @@ class AppServer:
         self.log_path = data_dir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._slot_lock: object | None = None
+        self.web_dir: Path | None = None
 
     def start(self) -> AppServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         web_dir, self._slot_lock = _claim_web_slot()
+        self.web_dir = web_dir
         env = reflex_env(
             DATA_DIR=str(self.data_dir),
             REFLEX_WEB_WORKDIR=str(web_dir),
@@ -87,6 +89,12 @@ class AppServer:
         )
         self._wait_ready()
         return self
+
+    @property
+    def genai_package(self) -> Path:
+        """The `@mediapipe/tasks-genai` package this server's build installed."""
+        assert self.web_dir is not None, "server not started"
+        return self.web_dir / "node_modules" / "@mediapipe" / "tasks-genai"
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -1,0 +1,43 @@
+"""Who may download a stored file through `/files/`: the access hook of the delivery route.
+
+Files are addressed by content hash, so a URL reveals nothing by itself; still, the files of a
+draft or removed adapter are served only to its author and admins. A file that belongs to at
+least one published or unlisted adapter is public, as is anything the catalog does not own as
+an adapter file (base models, the runtime's demo files).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from app.catalog import caching
+from app.catalog.schemas import Actor
+from app.models import Adapter, AdapterFile, AdapterVersion
+
+PUBLIC = ("published", "unlisted")
+
+
+class FileOwners(BaseModel):
+    public: bool
+    owners: list[int]
+
+
+def _owners(session: Session, key: str) -> FileOwners:
+    rows = session.exec(
+        select(Adapter.status, Adapter.author_id)
+        .join(AdapterVersion, AdapterVersion.adapter_id == Adapter.id)  # type: ignore[arg-type]
+        .join(AdapterFile, AdapterFile.version_id == AdapterVersion.id)  # type: ignore[arg-type]
+        .where(AdapterFile.sha256 == key)
+    ).all()
+    if not rows:
+        return FileOwners(public=True, owners=[])
+    return FileOwners(public=any(status in PUBLIC for status, _ in rows), owners=sorted({a for _, a in rows}))
+
+
+def may_download(session: Session, *, key: str, actor: Actor | None) -> bool:
+    info = caching.cached("file", {"key": key}, FileOwners, lambda: _owners(session, key))
+    assert info is not None
+    if info.public:
+        return True
+    return actor is not None and (actor.is_admin or actor.user_id in info.owners)
