@@ -39,7 +39,8 @@ async function catalogSources(apiBase, origin, baseEntry) {
   if (!bases?.length) return null;
   const base = bases.find((m) => m.name === baseEntry) ?? bases[0];
   const { items: cards } = await getJson(`${apiBase}/adapters?per_page=100&sort=popular`);
-  const mine = (cards ?? []).filter((card) => card.base_model === base.name);
+  // An adapter names the architecture it was trained for; the registration supplies the file.
+  const mine = (cards ?? []).filter((card) => card.base_model === base.architecture || card.base_model === base.name);
   const details = await Promise.all(
     mine.map((card) => getJson(`${apiBase}/adapters/${encodeURIComponent(card.slug)}`).catch(() => null)),
   );
@@ -60,6 +61,7 @@ async function catalogSources(apiBase, origin, baseEntry) {
       catalog: true,
     });
   }
+  adapters.sort((a, b) => a.id.localeCompare(b.id)); // stable order (popularity changes as people use them)
   return {
     base: {
       id: base.name,

@@ -62,11 +62,11 @@ def _text(payload: str | bytes) -> str:
 class ChatPage:
     def __init__(self, page: Page, base_url: str) -> None:
         self.page = page
-        self.base_url = base_url
+        self.app_url = base_url
         self.root = page.get_by_test_id("private-chat")
 
     def open(self, query: str = "") -> ChatPage:
-        self.page.goto(f"{self.base_url}/chat{query}")
+        self.page.goto(f"{self.app_url}/chat{query}")
         expect(self.page.get_by_test_id("chat-verdict")).not_to_have_attribute(
             "data-verdict", "checking", timeout=30_000
         )
