@@ -356,7 +356,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       try {
         // Streamed from the stored file: the page never holds the whole model in a JS buffer.
         const result = await engine().load({ url: modelUrlRef.current, stream: true });
-        updateEngineInfo({ loadMs: result.loadMs, source });
+        updateEngineInfo({ loadMs: result.loadMs, source, readyAt: performance.now() });
         track("engine_init", { ms: result.createMs, bytes: result.bytes, source });
         setPhase("ready");
       } catch (e) {
@@ -654,6 +654,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       data-phase={phase}
       data-engine-creations={engineInfo.creations}
       data-model-source={engineInfo.source}
+      data-ready-at={engineInfo.readyAt ?? ""}
       data-busy={String(busy)}
       data-source={sources?.from ?? ""}
       data-adapter-ids={(sources?.adapters ?? []).map((a) => a.id).join(",")}
