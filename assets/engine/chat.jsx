@@ -22,7 +22,7 @@ import {
   toMarkdown,
 } from "./chat_store.js";
 import { fetchChatSources, fetchPublicConfig, recordAdapterDownload } from "./chat_sources.js";
-import { configureMetrics, track } from "./metrics.js";
+import { configureMetrics, errorKind, track } from "./metrics.js";
 import { BlockSplitter, Markdown, splitAll } from "./markdown.jsx";
 
 const PAINT_INTERVAL_MS = 100;
@@ -280,7 +280,11 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         }).catch((e) => ({ error: String(e?.message ?? e), adapters: [] })),
       ]);
       if (!alive) return;
-      configureMetrics({ url: analyticsUrl ? new URL(analyticsUrl, origin).toString() : null, enabled: config.analyticsEnabled });
+      configureMetrics({
+        url: analyticsUrl ? new URL(analyticsUrl, origin).toString() : null,
+        enabled: config.analyticsEnabled,
+        adapter: capabilities.adapter,
+      });
       setServerConfig(config);
       setSettings({ temperature: config.temperature, topK: config.topK, maxTokens: config.maxTokens, seed: 1 });
       setSources(chatSources);
@@ -312,12 +316,16 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       }
       const verdict = checks.some((c) => c.status === "fail") ? "unsupported" : checks.some((c) => c.status === "warn") ? "limited" : "ready";
       setCaps({ ...capabilities, checks, verdict });
+      const capabilityNames = { "secure-context": "secure_context", webgpu: "webgpu", adapter: "gpu_adapter", "shader-f16": "shader_f16", "buffer-limits": "max_buffer_size", storage: "storage_quota" };
+      track("capability_check", {
+        ok: verdict !== "unsupported",
+        missing: checks.filter((c) => c.status !== "pass").map((c) => capabilityNames[c.id]).filter(Boolean),
+      });
       if (!base) {
         setError({ kind: "no-model", message: "No base model is registered on this server yet; an operator has to add one." });
         setPhase("error");
       } else if (verdict === "unsupported") {
         setPhase("blocked");
-        track("chat_blocked", { reason: checks.find((c) => c.status === "fail")?.id ?? "unknown" });
       } else {
         setPhase(have?.complete ? "loading" : "need-model");
       }
@@ -357,11 +365,12 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         // Streamed from the stored file: the page never holds the whole model in a JS buffer.
         const result = await engine().load({ url: modelUrlRef.current, stream: true });
         updateEngineInfo({ loadMs: result.loadMs, source, readyAt: performance.now() });
-        track("engine_init", { ms: result.createMs, bytes: result.bytes, source });
+        track("engine_init", { outcome: "ok", duration_ms: result.createMs });
         setPhase("ready");
       } catch (e) {
         const described = describeError(e);
-        track("engine_error", { kind: described.kind, stage: "init" });
+        track("engine_init", { outcome: "failed", duration_ms: 0 });
+        track("error", { kind: errorKind(described.kind, "init"), stage: "init" });
         setError(described);
         setPhase("error");
       }
@@ -391,13 +400,13 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       );
       setProgress((p) => (p ? { ...p, phase: "done", loaded: base.size, total: base.size } : p));
       if (!result.fromCache) {
-        track("model_download", { ms: result.downloadMs, bytes: result.downloadedBytes, resumed: result.resumedFrom > 0 });
+        track("model_download", { outcome: "ok", source: "network", bytes: result.downloadedBytes, duration_ms: result.downloadMs });
       }
       await refreshStored();
       await startEngine(result.file, result.fromCache ? "stored" : "download");
     } catch (e) {
       await refreshStored();
-      track("model_download_error", { kind: e?.kind ?? "unknown" });
+      track("error", { kind: errorKind(e?.kind, "download"), stage: "download" });
       setError({ kind: e?.kind ?? "download", message: e?.message ?? String(e) });
       setPhase("need-model");
     }
@@ -466,7 +475,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         const result = await ensureStored({ ...adapter, kind: "lora" });
         loraUrls.current.set(adapter.sha256, URL.createObjectURL(result.file));
         if (adapter.catalog && !result.fromCache) recordAdapterDownload(new URL(apiBase, origin).toString().replace(/\/+$/, ""), adapter.id);
-        track("lora_fetch", { ms: performance.now() - started, bytes: result.file.size, cached: result.fromCache, rank: adapter.rank ?? 0 });
+        track("lora_load", { outcome: "ok", duration_ms: performance.now() - started, rank: adapter.rank, adapter_id: adapter.id });
         refreshStored();
       }
       return loraUrls.current.get(adapter.sha256);
@@ -522,13 +531,13 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         cancelled: result.cancelled && !hitEnd,
         promptTokens: result.promptTokens,
       };
-      track("generation", {
-        ttft_ms: result.ttftMs ?? -1,
-        decode_tps: result.decodeTokensPerSec ?? -1,
-        tokens: result.tokens,
-        prompt_tokens: result.promptTokens,
+      track("generation_finished", {
+        ttft_ms: result.ttftMs,
+        decode_tokens_per_s: result.decodeTokensPerSec,
+        input_tokens: result.promptTokens,
+        output_tokens: result.tokens,
         cancelled: meta.cancelled,
-        adapter: adapter ? adapter.id : "none",
+        adapter_id: adapter?.id,
       });
       updateEngineInfo();
       return { role: "model", text: cleanAnswer(result.text || raw), adapterId: adapter?.id ?? null, adapterName: adapter?.name ?? null, meta };
@@ -557,7 +566,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         current = { ...current, messages: [...messages, { ...reply, dropped }] };
       } catch (e) {
         const described = describeError(e);
-        track("engine_error", { kind: described.kind, stage: "generate" });
+        track("error", { kind: errorKind(described.kind, "generate"), stage: "generate" });
         setError(described);
       } finally {
         setStream(null);
@@ -631,7 +640,6 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         results.push(await runGeneration(prompt, id, holder));
       }
       setCompare((c) => ({ ...c, results }));
-      track("compare", { adapters: results.filter((r) => r.adapterId).length });
     } catch (e) {
       setError(describeError(e));
     } finally {

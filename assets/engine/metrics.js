@@ -1,29 +1,81 @@
 // Usage and performance metrics for analytics: counts and timings only, never text.
 //
-// Events are queued and sent in batches when the page is idle or hidden, never awaited by the
-// chat, and dropped silently when the endpoint is missing or down. The analytics ingest route
-// (`POST /api/v1/events`) is not on main yet: until it is, `configureMetrics` gets no endpoint and
-// events stay in this page (readable as `window.__lorastudioMetrics` for tests and debugging).
+// Event names and fields follow the analytics ingest schema drafted on the `analytics` branch
+// (POST /api/v1/events, body {"events": [...]}, envelope v/session_id/app_version/browser/gpu_*).
+// Events are queued and sent in batches (every few seconds, and when the page is hidden), never
+// awaited by the chat, and dropped silently when the endpoint is missing or down. Until that route
+// is on main the page gets no endpoint (app/pages/chat.py, ANALYTICS_URL) and events stay in this
+// page, readable as `window.__lorastudioMetrics` for tests and debugging.
 
-const ALLOWED = /^[a-z_]+$/;
+const APP_VERSION = "0.1.0";
+const KEY = /^[a-z_]+$/;
 const MAX_QUEUE = 200;
+const GPU_VENDORS = new Set(["nvidia", "amd", "intel", "apple", "qualcomm", "arm", "imagination", "samsung", "google", "microsoft", "mesa"]);
+const ERROR_KINDS = {
+  "no-webgpu": "webgpu_unavailable",
+  fetch: "model_download_failed",
+  network: "network",
+  interrupted: "model_download_failed",
+  http: "model_download_failed",
+  checksum: "model_invalid",
+  "bad-model": "model_invalid",
+  "gpu-limits": "out_of_memory",
+  lora: "lora_load_failed",
+  "lora-rank": "lora_load_failed",
+  "no-storage": "storage_quota",
+};
+
 let endpoint = null;
 let queue = [];
 let timer = null;
+const envelope = { v: 1, session_id: sessionId(), app_version: APP_VERSION, browser: browserFamily(), gpu_vendor: "unknown" };
 
-export function configureMetrics({ url = null, enabled = true } = {}) {
-  endpoint = enabled ? url : null;
+function sessionId() {
+  const bytes = new Uint8Array(12);
+  globalThis.crypto?.getRandomValues?.(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Record one event: `fields` must be numbers, booleans or short identifier strings. */
+function browserFamily() {
+  const ua = typeof navigator === "undefined" ? "" : navigator.userAgent;
+  if (/Edg\//.test(ua)) return "edge";
+  if (/OPR\//.test(ua)) return "opera";
+  if (/SamsungBrowser/.test(ua)) return "samsung";
+  if (/Firefox\//.test(ua)) return "firefox";
+  if (/Chrom(e|ium)\//.test(ua)) return "chrome";
+  if (/Safari\//.test(ua)) return "safari";
+  return "unknown";
+}
+
+export function configureMetrics({ url = null, enabled = true, adapter = null } = {}) {
+  endpoint = enabled ? url : null;
+  if (adapter) {
+    const vendor = String(adapter.vendor || "").toLowerCase();
+    envelope.gpu_vendor = GPU_VENDORS.has(vendor) ? vendor : vendor ? "other" : "unknown";
+    const arch = String(adapter.architecture || "").toLowerCase();
+    if (/^[a-z0-9][a-z0-9._-]{0,31}$/.test(arch)) envelope.gpu_architecture = arch;
+  }
+}
+
+/** The analytics error kind for an engine/store error kind and stage. */
+export function errorKind(kind, stage) {
+  if (ERROR_KINDS[kind]) return ERROR_KINDS[kind];
+  if (stage === "init") return "engine_init_failed";
+  if (stage === "lora") return "lora_load_failed";
+  if (stage === "generate") return "generation_failed";
+  return "unknown";
+}
+
+/** Record one event: fields must be numbers, booleans, short strings or lists of short strings. */
 export function track(type, fields = {}) {
-  if (!ALLOWED.test(type)) return;
-  const event = { type, at: Date.now() };
+  if (!KEY.test(type)) return;
+  const event = { ...envelope, type };
   for (const [key, value] of Object.entries(fields)) {
-    if (!ALLOWED.test(key)) continue;
-    if (typeof value === "number" && Number.isFinite(value)) event[key] = Math.round(value * 1000) / 1000;
+    if (!KEY.test(key) || value == null) continue;
+    if (typeof value === "number" && Number.isFinite(value)) event[key] = key.endsWith("_ms") || key.endsWith("tokens") || key === "bytes" || key === "rank" ? Math.max(0, Math.round(value)) : value;
     else if (typeof value === "boolean") event[key] = value;
     else if (typeof value === "string" && value.length <= 80) event[key] = value;
+    else if (Array.isArray(value)) event[key] = value.filter((v) => typeof v === "string" && v.length <= 40).slice(0, 16);
   }
   if (typeof window !== "undefined") {
     window.__lorastudioMetrics ??= [];
@@ -36,6 +88,7 @@ export function track(type, fields = {}) {
 }
 
 export function flush() {
+  clearTimeout(timer);
   timer = null;
   if (!endpoint || queue.length === 0) return;
   const batch = queue;
@@ -46,6 +99,7 @@ export function flush() {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ events: batch }),
       keepalive: true,
+      credentials: "same-origin",
     }).catch(() => undefined);
   } catch {
     // dropped: metrics never get in the way

@@ -89,6 +89,16 @@ def test_first_visit_checks_downloads_with_progress_and_streams_a_reply(shared) 
     seen["answers"].append(text2)
     assert chat.creations == 1
 
+    # Metrics for analytics: counts and timings only.
+    events = chat.page.evaluate("window.__lorastudioMetrics")
+    types = [event["type"] for event in events]
+    for expected in ("capability_check", "model_download", "engine_init", "generation_finished"):
+        assert expected in types, types
+    finished = [event for event in events if event["type"] == "generation_finished"]
+    assert len(finished) == 2 and all(event["output_tokens"] > 0 for event in finished)
+    flat = json.dumps(events)
+    assert CANARY not in flat and text[:24] not in flat
+
 
 def test_escape_stops_generation_and_the_engine_stays_usable(shared) -> None:
     chat, _, seen = shared
