@@ -2,8 +2,9 @@
 
 import reflex as rx
 
+from app.analytics import lifecycle as analytics_lifecycle
 from app.models import ALL_TABLES
-from app.pages import admin_catalog, admin_config, auth, catalog, chat, creator, home, selftest
+from app.pages import admin_catalog, admin_config, analytics, auth, catalog, chat, creator, home, selftest
 from app.routes import api_transformers
 from app.startup import on_startup
 
@@ -12,6 +13,7 @@ for table in ALL_TABLES:
 
 app = rx.App(api_transformer=api_transformers())
 app.register_lifespan_task(on_startup)
+app.register_lifespan_task(analytics_lifecycle.lifespan)
 
-for module in (home, selftest, chat, auth, admin_config, catalog, creator, admin_catalog):
+for module in (home, selftest, chat, auth, admin_config, catalog, creator, admin_catalog, analytics):
     module.add_pages(app)

@@ -163,6 +163,16 @@ class Settings(BaseSettings):
         description="Environment layer of the run-time keys (app/config/keys.py): CONFIG__BANNER_TEXT=Hello.",
     )
 
+    # Analytics ingest (rate limit: RATE_LIMIT_API; on/off and retention: run-time config).
+    analytics_max_batch_events: int = Field(200, ge=1, le=10_000, description="Events per ingest request.")
+    analytics_max_body_bytes: int = Field(256 * 1024, ge=1024, description="Request body as sent (maybe gzip).")
+    analytics_max_decompressed_bytes: int = Field(1024 * 1024, ge=1024, description="Body after gunzip.")
+    analytics_queue_capacity: int = Field(200_000, ge=100, description="Accepted events waiting to be written.")
+    analytics_flush_max_events: int = Field(5000, ge=1, description="Writer batch size.")
+    analytics_flush_interval_s: float = Field(1.0, gt=0, le=60, description="Longest wait before a batch is written.")
+    analytics_shutdown_timeout_s: float = Field(60.0, gt=0, description="Time to drain the queue on shutdown.")
+    analytics_min_samples: int = Field(20, ge=1, description="Samples before a public speed figure is shown.")
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

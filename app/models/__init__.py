@@ -2,6 +2,13 @@
 
 from sqlmodel import SQLModel
 
+from app.models.analytics import (
+    AnalyticsEvent,
+    AnalyticsPreference,
+    AnalyticsRollup,
+    AnalyticsSeen,
+    AnalyticsStreamMark,
+)
 from app.models.auth import AuthSession, OIDCIdentity
 from app.models.catalog import (
     Adapter,
@@ -29,6 +36,11 @@ ALL_TABLES = [
     AdapterVersion,
     AdapterFile,
     Favourite,
+    AnalyticsEvent,
+    AnalyticsRollup,
+    AnalyticsSeen,
+    AnalyticsPreference,
+    AnalyticsStreamMark,
 ]
 
 __all__ = [
@@ -38,11 +50,16 @@ __all__ = [
     "AdapterStatus",
     "AdapterTag",
     "AdapterVersion",
+    "AnalyticsEvent",
+    "AnalyticsPreference",
+    "AnalyticsRollup",
+    "AnalyticsSeen",
+    "AnalyticsStreamMark",
     "AuthSession",
-    "ConfigAudit",
-    "ConfigOverride",
     "BaseModelFile",
     "BaseModelUpload",
+    "ConfigAudit",
+    "ConfigOverride",
     "Favourite",
     "OIDCIdentity",
     "Role",

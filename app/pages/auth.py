@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.analytics import analytics_preference
 from components.auth import auth_card, auth_form, field, hidden, message_callouts, submit
 from components.shell import empty_state, page
 from state.admin_users import AdminUsersState
@@ -260,10 +261,16 @@ def account() -> rx.Component:
                     rx.hstack(
                         rx.link("Manage users", href="/admin/users", id="to-admin-users"),
                         rx.link("Configuration", href="/admin/config", id="to-admin-config"),
+                        rx.link("Analytics", href="/admin/analytics", id="to-admin-analytics"),
                         spacing="4",
                     ),
                 ),
+                rx.cond(
+                    SessionState.user_role == "creator",
+                    rx.link("Your adapters' analytics", href="/creator/analytics", id="to-creator-analytics"),
+                ),
             ),
+            _section("Usage analytics", analytics_preference()),
             rx.cond(
                 AccountState.has_password,
                 _section("Change password", password_form),

@@ -11,6 +11,7 @@ from app.routes.auth import auth_routes
 from app.routes.catalog_admin import catalog_admin_routes
 from app.routes.catalog_api import catalog_api_routes
 from app.routes.config_public import config_routes
+from app.routes.events import event_routes
 from app.routes.files import file_routes
 from app.routes.middleware import APIRateLimitMiddleware, CSRFOriginMiddleware, SecurityHeadersMiddleware
 from app.routes.runtime_files import runtime_routes
@@ -25,6 +26,7 @@ def build_api() -> Starlette:
             *config_routes(),
             *catalog_api_routes(),
             *catalog_admin_routes(),
+            *event_routes(),
         ],
         middleware=[Middleware(CSRFOriginMiddleware), Middleware(APIRateLimitMiddleware)],
     )

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from app.analytics.lifecycle import note_server_event
 from app.auth import accounts, oidc, web
 from app.auth.guard import PUBLIC, current_principal, requires
 from app.auth.ratelimit import get_limiter
@@ -120,11 +121,13 @@ def _signin(request: Request, fields: dict[str, str]) -> Response:
             user = accounts.authenticate(db, email=email, password=password)
         except accounts.InvalidCredentialsError as exc:
             limiter.check(failure_key, _rate("ratelimit.signin_failures"), mode="record")
+            note_server_event({"type": "sign_in", "method": "password", "outcome": "failed"})
             return web.form_result(request, ok=False, error=exc.message, code=exc.code, status=401, next_path=next_path)
         except accounts.AccountDisabledError as exc:
             return web.form_result(request, ok=False, error=exc.message, code=exc.code, status=403, next_path=next_path)
         limiter.reset(failure_key)
         user_id = user.id or 0
+    note_server_event({"type": "sign_in", "method": "password", "outcome": "ok"}, user_id=user_id)
     response = web.form_result(request, ok=True, redirect=next_path)
     _start_session(response, request, user_id)
     return response
@@ -163,6 +166,7 @@ def _signup(request: Request, fields: dict[str, str]) -> Response:
                 next_path=next_path,
             )
         user_id = user.id or 0
+    note_server_event({"type": "sign_up", "method": "password"}, user_id=user_id)
     response = web.form_result(request, ok=True, redirect=next_path)
     _start_session(response, request, user_id)
     return response
@@ -313,6 +317,7 @@ async def oidc_callback(request: Request) -> Response:
             except accounts.AccountError as exc:
                 return _oidc_failure(exc.code)
             user_id = user.id or 0
+        note_server_event({"type": "sign_in", "method": "oidc", "outcome": "ok"}, user_id=user_id)
         response = RedirectResponse(web.safe_next(next_path), status_code=303)
         response.delete_cookie(OIDC_COOKIE, path="/auth/oidc/")
         _start_session(response, request, user_id)

@@ -51,22 +51,6 @@ def users(db, auth_settings: Configure) -> dict[str, object]:  # noqa: ANN001
     return {role: make_user(db, email=random_email(role), role=role) for role in ("user", "creator", "admin")}
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": [
-            "--no-sandbox",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-        ],
-    }
-
-
 class AuthApp:
     def __init__(self, server, idp, admin_email: str, admin_password: str) -> None:  # noqa: ANN001
         self.server, self.idp = server, idp

@@ -1,0 +1,407 @@
+"""What the dashboards and the adapter page show, computed from the rollups only (never from raw
+events), so a dashboard costs the same with a thousand events or a billion.
+
+Days are UTC. Percentiles come from the rollups' histograms: within 1% of the exact value of the
+same rank (see sketch.py). Creator views pass the adapter ids they may see.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from app.analytics import rollups, sketch
+from app.analytics.schema import GpuVendor
+from app.models.analytics import AnalyticsRollup
+
+R = AnalyticsRollup.__table__
+GENERATION = "generation_finished"
+OPERATIONS = ("model_download", "engine_init", "lora_load", GENERATION)
+MAX_RANGE_DAYS = 400
+
+
+@dataclasses.dataclass(frozen=True)
+class DateRange:
+    """Whole UTC days, both ends included."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError("the range ends before it starts")
+        if (self.end - self.start).days >= MAX_RANGE_DAYS:
+            raise ValueError(f"a range covers at most {MAX_RANGE_DAYS} days")
+
+    @classmethod
+    def last_days(cls, days: int, *, today: date | None = None) -> DateRange:
+        today = today or datetime.now(UTC).date()
+        return cls(today - timedelta(days=days - 1), today)
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        start = datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
+        return start, start + timedelta(days=(self.end - self.start).days + 1)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+@dataclasses.dataclass
+class DailyActivity:
+    day: date
+    active_users: int = 0
+    active_sessions: int = 0
+    chats: int = 0
+    model_loads: int = 0
+    page_views: int = 0
+    errors: int = 0
+
+
+@dataclasses.dataclass
+class AdapterUsage:
+    adapter_id: str
+    chats: int
+    completed: int
+    output_tokens: int
+    lora_loads: int
+
+
+@dataclasses.dataclass
+class Performance:
+    key: str
+    samples: int
+    ttft_p50_ms: float | None
+    ttft_p90_ms: float | None
+    decode_p50_tps: float | None
+    decode_p90_tps: float | None
+    prefill_mean_tps: float | None
+
+
+@dataclasses.dataclass
+class ErrorRate:
+    kind: str
+    count: int
+    rate: float  # errors of this kind per tracked operation (download, init, LoRA load, generation)
+
+
+@dataclasses.dataclass
+class CapabilityGap:
+    capability: str
+    count: int
+    share: float  # of all capability checks in the range
+
+
+@dataclasses.dataclass
+class Dashboard:
+    date_range: DateRange
+    activity: list[DailyActivity]
+    top_adapters: list[AdapterUsage]
+    performance_by_adapter: list[Performance]
+    performance_by_gpu: list[Performance]
+    errors: list[ErrorRate]
+    capability_gaps: list[CapabilityGap]
+    capability_checks: int
+
+
+def _scope(adapter_ids: Sequence[str] | None) -> tuple[str, list[str] | None]:
+    return (rollups.DIM_ALL, None) if adapter_ids is None else (rollups.DIM_ADAPTER, sorted(set(adapter_ids)))
+
+
+def _where(grain: str, dim: str, start: datetime, end: datetime, keys: list[str] | None) -> list[Any]:
+    clauses = [R.c.grain == grain, R.c.dim == dim, R.c.bucket >= start, R.c.bucket < end]
+    if keys is not None:
+        clauses.append(R.c.dim_key.in_(keys))
+    return clauses
+
+
+def _as_date(bucket: datetime) -> date:
+    return (bucket if bucket.tzinfo else bucket.replace(tzinfo=UTC)).astimezone(UTC).date()
+
+
+def _daily_counts(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None
+) -> dict[tuple[date, str], int]:
+    """Every metric's count per day for the scope: one query behind activity, errors and gaps."""
+    dim, keys = _scope(adapter_ids)
+    if keys == []:
+        return {}
+    start, end = date_range.bounds
+    query = (
+        sa.select(R.c.bucket, R.c.metric, sa.func.sum(R.c.count))
+        .where(*_where("d", dim, start, end, keys))
+        .group_by(R.c.bucket, R.c.metric)
+    )
+    return {(_as_date(bucket), metric): int(total) for bucket, metric, total in session.execute(query)}
+
+
+def _totals(counts: dict[tuple[date, str], int]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for (_day, metric), value in counts.items():
+        totals[metric] += value
+    return totals
+
+
+_ACTIVITY = {
+    rollups.ACTIVE_USERS: "active_users",
+    rollups.ACTIVE_SESSIONS: "active_sessions",
+    GENERATION: "chats",
+    "engine_init": "model_loads",
+    "page_view": "page_views",
+    "error": "errors",
+}
+
+
+def _activity(counts: dict[tuple[date, str], int], date_range: DateRange) -> list[DailyActivity]:
+    out = []
+    for day in date_range.days():
+        row = DailyActivity(day)
+        for metric, field in _ACTIVITY.items():
+            setattr(row, field, counts.get((day, metric), 0))
+        out.append(row)
+    return out
+
+
+def _errors(totals: dict[str, int]) -> list[ErrorRate]:
+    operations = sum(totals.get(name, 0) for name in OPERATIONS)
+    rows = [
+        ErrorRate(kind=metric.removeprefix("error:"), count=count, rate=count / operations if operations else 0.0)
+        for metric, count in totals.items()
+        if metric.startswith("error:")
+    ]
+    return sorted(rows, key=lambda row: (-row.count, row.kind))
+
+
+def _gaps(totals: dict[str, int]) -> tuple[list[CapabilityGap], int]:
+    checks = totals.get("capability_check", 0)
+    rows = [
+        CapabilityGap(capability=metric.split(":", 1)[1], count=count, share=count / checks if checks else 0.0)
+        for metric, count in totals.items()
+        if metric.startswith("capability_missing:")
+    ]
+    return sorted(rows, key=lambda row: (-row.count, row.capability)), checks
+
+
+def activity(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
+) -> list[DailyActivity]:
+    """Per day: active users and sessions, chats, model loads, page views, errors.
+
+    For a set of adapters, active users/sessions are summed per adapter (someone using two of
+    them counts twice); the whole-site figures are exact distinct counts.
+    """
+    return _activity(_daily_counts(session, date_range=date_range, adapter_ids=adapter_ids), date_range)
+
+
+def error_rates(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
+) -> list[ErrorRate]:
+    return _errors(_totals(_daily_counts(session, date_range=date_range, adapter_ids=adapter_ids)))
+
+
+def capability_gaps(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
+) -> tuple[list[CapabilityGap], int]:
+    """What failed capability checks lacked, and how many checks there were."""
+    return _gaps(_totals(_daily_counts(session, date_range=date_range, adapter_ids=adapter_ids)))
+
+
+_PERFORMANCE_COLUMNS = (R.c.dim_key, R.c.count, R.c.prefill_n, R.c.prefill_sum, R.c.ttft_hist, R.c.decode_hist)
+
+
+def _generation_rows(session: Session, *, date_range: DateRange, dim: str, keys: list[str] | None) -> list[Any]:
+    """Daily generation rows with their histograms (one per key and day)."""
+    start, end = date_range.bounds
+    clauses = [*_where("d", dim, start, end, keys), R.c.metric == GENERATION]
+    return list(session.execute(sa.select(*_PERFORMANCE_COLUMNS).where(*clauses)))
+
+
+def _top(session: Session, *, date_range: DateRange, keys: list[str] | None, limit: int) -> list[AdapterUsage]:
+    start, end = date_range.bounds
+    query = (
+        sa.select(
+            R.c.dim_key, R.c.metric, sa.func.sum(R.c.count), sa.func.sum(R.c.ok_count), sa.func.sum(R.c.out_tokens_sum)
+        )
+        .where(*_where("d", rollups.DIM_ADAPTER, start, end, keys), R.c.metric.in_([GENERATION, "lora_load"]))
+        .group_by(R.c.dim_key, R.c.metric)
+    )
+    usage: dict[str, AdapterUsage] = {}
+    for key, metric, count, ok, tokens in session.execute(query):
+        item = usage.setdefault(key, AdapterUsage(key, 0, 0, 0, 0))
+        if metric == GENERATION:
+            item.chats, item.completed, item.output_tokens = int(count), int(ok), int(tokens)
+        else:
+            item.lora_loads = int(count)
+    return sorted(usage.values(), key=lambda row: (-row.chats, -row.lora_loads, row.adapter_id))[:limit]
+
+
+def _performance(rows: list[Any], group_of: Any = None) -> list[Performance]:
+    """Per group (the row's key, or `group_of(key)`): counts, mean prefill, TTFT/decode p50 and p90."""
+    groups = [row.dim_key if group_of is None else group_of(row.dim_key) for row in rows]
+    ttft = sketch.grouped_quantiles(groups, [row.ttft_hist for row in rows], (0.5, 0.9))
+    decode = sketch.grouped_quantiles(groups, [row.decode_hist for row in rows], (0.5, 0.9))
+    samples: dict[Any, int] = defaultdict(int)
+    prefill_n: dict[Any, int] = defaultdict(int)
+    prefill_sum: dict[Any, float] = defaultdict(float)
+    for group, row in zip(groups, rows):
+        samples[group] += row.count
+        prefill_n[group] += row.prefill_n
+        prefill_sum[group] += row.prefill_sum
+    out = [
+        Performance(
+            key=group,
+            samples=samples[group],
+            ttft_p50_ms=ttft[group][0],
+            ttft_p90_ms=ttft[group][1],
+            decode_p50_tps=decode[group][0],
+            decode_p90_tps=decode[group][1],
+            prefill_mean_tps=prefill_sum[group] / prefill_n[group] if prefill_n[group] else None,
+        )
+        for group in samples
+    ]
+    return sorted(out, key=lambda row: (-row.samples, row.key))
+
+
+def top_adapters(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None, limit: int = 10
+) -> list[AdapterUsage]:
+    keys = None if adapter_ids is None else sorted(set(adapter_ids))
+    return [] if keys == [] else _top(session, date_range=date_range, keys=keys, limit=limit)
+
+
+def performance_by_adapter(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
+) -> list[Performance]:
+    keys = None if adapter_ids is None else sorted(set(adapter_ids))
+    if keys == []:
+        return []
+    return _performance(_generation_rows(session, date_range=date_range, dim=rollups.DIM_ADAPTER, keys=keys))
+
+
+def performance_by_gpu(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
+) -> list[Performance]:
+    """By GPU vendor: whole site, or (for a creator) only the generations on their adapters."""
+    if adapter_ids is None:
+        return _performance(_generation_rows(session, date_range=date_range, dim=rollups.DIM_GPU, keys=None))
+    owned = sorted(set(adapter_ids))
+    if not owned:
+        return []
+    keys = [rollups.adapter_gpu_key(adapter, vendor.value) for adapter in owned for vendor in GpuVendor]
+    rows = _generation_rows(session, date_range=date_range, dim=rollups.DIM_ADAPTER_GPU, keys=keys)
+    return _performance(rows, group_of=lambda key: key.rpartition("|")[2])
+
+
+def dashboard(
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None, top: int = 10
+) -> Dashboard:
+    """Everything the admin dashboard (adapter_ids=None) or a creator's view shows, in four queries."""
+    counts = _daily_counts(session, date_range=date_range, adapter_ids=adapter_ids)
+    totals = _totals(counts)
+    gaps, checks = _gaps(totals)
+    return Dashboard(
+        date_range=date_range,
+        activity=_activity(counts, date_range),
+        top_adapters=top_adapters(session, date_range=date_range, adapter_ids=adapter_ids, limit=top),
+        performance_by_adapter=performance_by_adapter(session, date_range=date_range, adapter_ids=adapter_ids),
+        performance_by_gpu=performance_by_gpu(session, date_range=date_range, adapter_ids=adapter_ids),
+        errors=_errors(totals),
+        capability_gaps=gaps,
+        capability_checks=checks,
+    )
+
+
+@dataclasses.dataclass
+class HourlyPoint:
+    hour: datetime
+    events: int
+    chats: int
+    ttft_p50_ms: float | None
+    decode_p50_tps: float | None
+
+
+def hourly(session: Session, *, start: datetime, end: datetime) -> list[HourlyPoint]:
+    """Whole-site events and chat speed per hour, from the hourly rollups."""
+    clauses = _where("h", rollups.DIM_ALL, start, end, None)
+    query = sa.select(R.c.bucket, R.c.metric, R.c.count, R.c.ttft_hist, R.c.decode_hist).where(
+        *clauses, ~R.c.metric.contains(":")
+    )
+    points: dict[datetime, HourlyPoint] = {}
+    for bucket, metric, count, ttft, decode in session.execute(query):
+        bucket = bucket if bucket.tzinfo else bucket.replace(tzinfo=UTC)
+        point = points.setdefault(bucket, HourlyPoint(bucket, 0, 0, None, None))
+        point.events += int(count)
+        if metric == GENERATION:
+            point.chats = int(count)
+            point.ttft_p50_ms = sketch.quantile(ttft, 0.5)
+            point.decode_p50_tps = sketch.quantile(decode, 0.5)
+    return [points[hour] for hour in sorted(points)]
+
+
+# -- public performance fact -------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class PerformanceFact:
+    adapter_id: str
+    gpu_vendor: str
+    samples: int
+    median_decode_tps: float
+    days: int
+
+
+def performance_fact(
+    session: Session,
+    *,
+    adapter_id: str,
+    gpu_vendor: str,
+    min_samples: int,
+    days: int = 30,
+    today: date | None = None,
+) -> PerformanceFact | None:
+    """ "Typical speed on devices like yours": median decode tokens/s for this adapter on this GPU
+    vendor over the last `days` days, or None while there are fewer than `min_samples` samples."""
+    start, end = DateRange.last_days(days, today=today).bounds
+    key = rollups.adapter_gpu_key(adapter_id, gpu_vendor)
+    query = sa.select(R.c.decode_hist).where(
+        *_where("d", rollups.DIM_ADAPTER_GPU, start, end, [key]), R.c.metric == GENERATION
+    )
+    merged = sketch.merge(session.execute(query).scalars())
+    samples = sketch.total(merged)
+    if samples < min_samples:
+        return None
+    median = sketch.quantile(merged, 0.5)
+    assert median is not None
+    return PerformanceFact(adapter_id, gpu_vendor, samples, median, days)
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+
+
+def to_csv(rows: Sequence[Any]) -> str:
+    """Any dashboard table (a list of these dataclasses) as CSV, header from the field names."""
+    if not rows:
+        return ""
+    fields = [field.name for field in dataclasses.fields(rows[0])]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([_cell(getattr(row, name)) for name in fields])
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return "" if value is None else value

@@ -1,0 +1,40 @@
+"""Fixtures for analytics: the ingest route on a test client, its writer on the test database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from app.analytics import lifecycle
+from app.analytics.pipeline import MemoryQueue
+from app.routes.events import event_routes
+
+
+@pytest.fixture
+def pipeline(db_engine: sa.Engine) -> Iterator[lifecycle.Pipeline]:
+    """The write path (in-process queue) writing to the test database; stopped (drained) after."""
+    lifecycle.stop()
+    started = lifecycle.start(engine=db_engine, queue=MemoryQueue(capacity=1_000_000))
+    yield started
+    lifecycle.stop()
+
+
+@pytest.fixture
+def client(pipeline: lifecycle.Pipeline) -> Iterator[TestClient]:
+    app = Starlette(routes=event_routes())
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def stored(engine: sa.Engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(sa.text("SELECT * FROM analytics_event ORDER BY id"))]
+
+
+def count(engine: sa.Engine, table: str = "analytics_event") -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()

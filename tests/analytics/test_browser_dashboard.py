@@ -1,0 +1,162 @@
+"""In Chromium against the real app: the admin dashboard draws its charts from seeded analytics,
+exports a table as CSV, and a creator's view shows only the creator's adapters."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect
+from sqlmodel import Session
+
+from app.analytics import store, wiring
+from app.analytics.schema import BROWSER_EVENT
+from tests.analytics.factory import random_event, session_id
+from tests.support import migrations
+from tests.support.auth import FAST_ARGON2, PASSWORD, make_user
+
+pytestmark = pytest.mark.browser
+TIMEOUT = 30_000
+ADAPTERS = ["alpha-lora", "beta-lora", "gamma-lora"]
+
+
+class Seeded:
+    def __init__(self, url: str, admin: str, creator: str, owned: list[str]) -> None:
+        self.url, self.admin, self.creator, self.owned = url, admin, creator, owned
+
+
+def _seed_events(engine: sa.Engine) -> None:
+    rng = random.Random(11)
+    sessions = [session_id(rng) for _ in range(40)]
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(1500):
+        data = random_event(rng, sessions)
+        data["adapter_id"] = ADAPTERS[i % 3]
+        if data["type"] == "generation_finished":
+            data["decode_tokens_per_s"] = rng.uniform(5, 60)
+        row = BROWSER_EVENT.validate_python(data).model_dump()
+        rows.append(
+            store.to_row(
+                row,
+                received_at=now - timedelta(seconds=rng.randrange(6 * 86400)),
+                user_id=rng.choice([None, 101, 102, 103]),
+            )
+        )
+    store.write_with_retry(engine, rows)
+
+
+def _give_adapter(db: Session, user_id: int, slug: str) -> None:
+    """Make `user_id` the author of catalog adapter `slug`."""
+    from app.models.catalog import Adapter
+
+    db.add(Adapter(slug=slug, title=slug, author_id=user_id, rank=8))
+    db.commit()
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    from tests.support.app_server import AppServer, free_port
+
+    data: Path = tmp_path_factory.mktemp("analytics-app")
+    url = f"sqlite:///{data / 'lorastudio.db'}"
+    migrations.upgrade(url)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    _seed_events(engine)
+    with Session(engine, expire_on_commit=False) as db:
+        admin = make_user(db, email="admin@example.test", role="admin", name="Ada Admin").email
+        creator_user = make_user(db, email="creator@example.test", role="creator", name="Cora Creator")
+        creator, creator_id = creator_user.email, creator_user.id
+        _give_adapter(db, creator_id, "alpha-lora")
+        owned = sorted(set(wiring.owned_adapter_ids(db, creator_id)) & set(ADAPTERS))
+    assert owned == ["alpha-lora"]
+    port = free_port()
+    env = {**FAST_ARGON2, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "RATE_LIMIT_SIGNIN": "300/minute"}
+    server = AppServer(data_dir=data, env=env, port=port).start()
+    try:
+        yield Seeded(server.url, admin, creator, owned)
+    finally:
+        server.stop()
+
+
+def _sign_in_to(page: Page, seeded: Seeded, email: str, path: str) -> None:
+    page.goto(f"{seeded.url}/signin?next={path}")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("#signin-submit").click()
+    expect(page).to_have_url(re.compile(re.escape(path) + "/?$"), timeout=TIMEOUT)
+
+
+def _table_column(page: Page, table: str) -> list[str]:
+    return page.locator(f"#table-{table} tbody tr td:first-child").all_inner_texts()
+
+
+def test_admin_dashboard_renders_charts_from_seeded_data(seeded: Seeded, page: Page) -> None:
+    _sign_in_to(page, seeded, seeded.admin, "/admin/analytics")
+    # Every chart draws from the rollups: lines for activity, bars elsewhere.
+    expect(page.locator("#chart-active .recharts-line-curve")).to_have_count(2, timeout=TIMEOUT)
+    expect(page.locator("#chart-active .recharts-line-curve").last).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator("#chart-top-adapters .recharts-bar-rectangle")).to_have_count(6, timeout=TIMEOUT)  # 3 x 2
+    for chart in ("chart-usage", "chart-speed-gpu", "chart-ttft-adapter", "chart-errors", "chart-capabilities"):
+        expect(page.locator(f"#{chart} .recharts-bar-rectangle").first).to_be_visible(timeout=TIMEOUT)
+    assert sorted(_table_column(page, "top_adapters")) == ADAPTERS
+    assert sorted(_table_column(page, "performance_by_adapter")) == ADAPTERS
+
+    with page.expect_download(timeout=TIMEOUT) as download:
+        page.locator("#export-top_adapters").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "adapter_id,chats,completed,output_tokens,lora_loads"
+    assert sorted(line.split(",")[0] for line in lines[1:]) == ADAPTERS
+
+    # Narrowing the range to a day with nothing in it empties the tables.
+    page.locator("input[name=start]").fill("2020-01-01")
+    page.locator("input[name=end]").fill("2020-01-02")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#table-top_adapters")).to_contain_text("No data in this range.", timeout=TIMEOUT)
+
+
+def test_creator_sees_only_their_adapters(seeded: Seeded, page: Page) -> None:
+    _sign_in_to(page, seeded, seeded.creator, "/creator/analytics")
+    expect(page.locator("#chart-active .recharts-line-curve")).to_have_count(2, timeout=TIMEOUT)
+    expect(page.locator("#table-performance_by_gpu")).to_be_visible(timeout=TIMEOUT)
+    page.wait_for_timeout(500)
+    assert sorted(_table_column(page, "top_adapters")) == seeded.owned
+    assert sorted(_table_column(page, "performance_by_adapter")) == seeded.owned
+    body = page.locator("body").inner_text()
+    for other in set(ADAPTERS) - set(seeded.owned):
+        assert other not in body
+    # The admin dashboard stays closed to a creator: the guard sends them away.
+    page.goto(f"{seeded.url}/admin/analytics")
+    expect(page).to_have_url(re.compile(r"/forbidden"), timeout=TIMEOUT)
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(seeded: Seeded, page: Page) -> None:
+    page.goto(f"{seeded.url}/creator/analytics")
+    expect(page).to_have_url(re.compile(r"/signin\?next="), timeout=TIMEOUT)
+    assert "alpha-lora" not in page.content()
+
+
+def test_user_opts_out_on_the_account_page(seeded: Seeded, page: Page) -> None:
+    """The switch stores the choice; from then on the ingest route stores nothing for this user."""
+    from tests.analytics.factory import event
+
+    _sign_in_to(page, seeded, seeded.creator, "/account")
+    before = page.request.post(f"{seeded.url}/api/v1/events", data={"events": [event()]})
+    assert before.status == 202
+    switch = page.locator("#analytics-opt-out")
+    expect(switch).to_have_attribute("data-state", "unchecked", timeout=TIMEOUT)
+    switch.click()
+    expect(page.locator("#analytics-opted-out")).to_be_visible(timeout=TIMEOUT)
+    after = page.request.post(f"{seeded.url}/api/v1/events", data={"events": [event()]})
+    assert after.status == 204 and after.headers["analytics-status"] == "opted-out"
+    page.reload()
+    expect(page.locator("#analytics-opt-out")).to_have_attribute("data-state", "checked", timeout=TIMEOUT)
+    page.locator("#analytics-opt-out").click()  # and back
+    expect(page.locator("#analytics-opted-out")).to_have_count(0, timeout=TIMEOUT)
+    again = page.request.post(f"{seeded.url}/api/v1/events", data={"events": [event()]})
+    assert again.status == 202
