@@ -6,8 +6,8 @@ from app.runtime_assets import DEMO_MODEL_URL_BASE
 from components.engine import private_chat
 from components.shell import page
 
-# The analytics ingest route is on its own branch; until it lands the chat keeps metrics local.
-ANALYTICS_URL = ""
+# Counts and timings only (assets/engine/metrics.js); the route answers 204 when analytics is off.
+ANALYTICS_URL = "/api/v1/events"
 
 
 def chat() -> rx.Component:

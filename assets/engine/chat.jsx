@@ -316,6 +316,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       }
       const verdict = checks.some((c) => c.status === "fail") ? "unsupported" : checks.some((c) => c.status === "warn") ? "limited" : "ready";
       setCaps({ ...capabilities, checks, verdict });
+      track("page_view", { page: "chat" });
       const capabilityNames = { "secure-context": "secure_context", webgpu: "webgpu", adapter: "gpu_adapter", "shader-f16": "shader_f16", "buffer-limits": "max_buffer_size", storage: "storage_quota" };
       track("capability_check", {
         ok: verdict !== "unsupported",

@@ -1,11 +1,11 @@
 // Usage and performance metrics for analytics: counts and timings only, never text.
 //
-// Event names and fields follow the analytics ingest schema drafted on the `analytics` branch
-// (POST /api/v1/events, body {"events": [...]}, envelope v/session_id/app_version/browser/gpu_*).
-// Events are queued and sent in batches (every few seconds, and when the page is hidden), never
-// awaited by the chat, and dropped silently when the endpoint is missing or down. Until that route
-// is on main the page gets no endpoint (app/pages/chat.py, ANALYTICS_URL) and events stay in this
-// page, readable as `window.__lorastudioMetrics` for tests and debugging.
+// Event names and fields follow the analytics ingest schema (docs/analytics.md; POST /api/v1/events,
+// body {"events": [...]}, envelope v/session_id/app_version/browser/gpu_*). Events are queued and
+// sent in batches (every few seconds, and when the page is hidden), never awaited by the chat, and
+// dropped silently when the endpoint is missing or down; a 204 (analytics off, Do Not Track, opted
+// out) stops sending for this page. Events are also kept in `window.__lorastudioMetrics` for tests
+// and debugging.
 
 const APP_VERSION = "0.1.0";
 const KEY = /^[a-z_]+$/;
@@ -100,7 +100,11 @@ export function flush() {
       body: JSON.stringify({ events: batch }),
       keepalive: true,
       credentials: "same-origin",
-    }).catch(() => undefined);
+    })
+      .then((response) => {
+        if (response.status === 204) endpoint = null; // not collected here: stop sending
+      })
+      .catch(() => undefined);
   } catch {
     // dropped: metrics never get in the way
   }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from playwright.sync_api import Page, Request, WebSocket, expect
+from playwright.sync_api import Page, Request, Response, WebSocket, expect
 
 ENGINE_TIMEOUT_MS = 90_000
 
@@ -15,9 +15,11 @@ class Traffic:
 
     requests: list[dict] = field(default_factory=list)
     frames: list[str] = field(default_factory=list)
+    events_answers: list[tuple[int, str]] = field(default_factory=list)
 
     def attach(self, page: Page) -> Traffic:
         page.on("request", self._on_request)
+        page.on("response", self._on_response)
         page.on("websocket", self._on_websocket)
         return self
 
@@ -34,6 +36,14 @@ class Traffic:
                 "body": body.decode("utf-8", "replace"),
             }
         )
+
+    def _on_response(self, response: Response) -> None:
+        if response.url.endswith("/api/v1/events"):
+            try:
+                body = response.text()
+            except Exception:  # noqa: BLE001 - the page may be gone already
+                body = ""
+            self.events_answers.append((response.status, body))
 
     def _on_websocket(self, ws: WebSocket) -> None:
         self.frames.append(f"open {ws.url}")

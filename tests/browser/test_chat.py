@@ -202,6 +202,11 @@ def test_nothing_of_the_conversation_reaches_the_network(shared) -> None:
         pieces += [
             text[i : i + 24] for i in range(0, max(1, len(text) - 24), 24) if len(text[i : i + 24].strip()) >= 12
         ]
+    # Metrics did go out (so this check covers them) and the ingest accepted every field we send.
+    posts = [r for r in traffic.requests if r["url"].endswith("/api/v1/events") and r["method"] == "POST"]
+    assert posts and traffic.events_answers
+    assert all(status == 202 for status, _ in traffic.events_answers), traffic.events_answers
+    assert all(json.loads(body).get("rejected") in (None, []) for _, body in traffic.events_answers if body)
     haystack = traffic.everything()
     leaks = [piece for piece in pieces if any(piece in item for item in haystack)]
     assert not leaks, f"conversation text seen on the network: {leaks[:3]}"
