@@ -4,6 +4,7 @@ said plainly before any model byte is downloaded."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
@@ -50,6 +51,23 @@ def test_no_webgpu_is_said_before_any_download(plain_page: Page, app_server) -> 
     expect(plain_page.get_by_test_id("capability-adapter")).to_have_attribute("data-status", "fail")
     expect(plain_page.get_by_test_id("capability-adapter")).to_contain_text("enable-unsafe-webgpu")
     assert traffic.model_file_requests() == []
+
+
+def test_model_file_picked_from_disk_is_stored_and_used_without_a_download(
+    page: Page, app_server, demo_models_dir: Path
+) -> None:
+    traffic = Traffic().attach(page)
+    chat = ChatPage(page, app_server.url).open()
+    assert chat.phase == "need-model"
+    page.get_by_test_id("pick-model-file").set_input_files(str(demo_models_dir / "tiny-base.bin"))
+    chat.wait_ready()
+    assert chat.root.get_attribute("data-model-source") == "disk"  # the same bytes as the registered model
+    assert traffic.model_file_requests() == []
+    stored = page.locator("[data-testid=stored-file][data-kind=base]")
+    expect(stored).to_have_attribute("data-complete", "true")
+    # Deleted again from the page, so the next test starts without a stored model.
+    stored.get_by_test_id("stored-delete").click()
+    expect(stored).to_have_count(0)
 
 
 def test_interrupted_download_resumes_with_range_and_verifies(page: Page, app_server) -> None:
