@@ -513,6 +513,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       const result = await engineRef.current.generate(prompt, {
         lora,
         onText: (increment) => {
+          if (!raw) performance.mark("chat:first-token");
           raw += increment;
           const clean = cleanAnswer(raw);
           if (raw.includes(END_OF_TURN)) engineRef.current.cancel();
@@ -562,8 +563,11 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       setStream(holder);
       try {
         await engine().configure(settingsForEngine(settings));
+        performance.mark("chat:fit");
         const { prompt, dropped } = await fitPrompt(messages);
+        performance.mark("chat:generate");
         const reply = await runGeneration(prompt, adapterId, holder);
+        performance.mark("chat:finish");
         current = { ...current, messages: [...messages, { ...reply, dropped }] };
       } catch (e) {
         const described = describeError(e);
@@ -573,6 +577,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         setStream(null);
         setBusy(false);
         const saved = await saveConversation(current).catch(() => current);
+        performance.mark("chat:saved");
         setConversation(saved);
         refreshConversations();
       }
