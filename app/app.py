@@ -6,7 +6,7 @@ from app.analytics import lifecycle as analytics_lifecycle
 from app.models import ALL_TABLES
 from app.observability.errors import backend_exception_handler
 from app.observability.setup import setup_observability
-from app.pages import admin_catalog, admin_config, analytics, auth, catalog, creator, home, placeholders, selftest
+from app.pages import admin_catalog, admin_config, analytics, auth, catalog, chat, creator, home, selftest
 from app.routes import api_transformers
 from app.startup import on_startup
 
@@ -19,5 +19,5 @@ app = rx.App(api_transformer=api_transformers(), backend_exception_handler=backe
 app.register_lifespan_task(on_startup)
 app.register_lifespan_task(analytics_lifecycle.lifespan)
 
-for module in (home, selftest, placeholders, auth, admin_config, catalog, creator, admin_catalog, analytics):
+for module in (home, selftest, chat, auth, admin_config, catalog, creator, admin_catalog, analytics):
     module.add_pages(app)

@@ -6,6 +6,7 @@ a fresh install can prove the in-browser engine works without a network or a lic
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -55,3 +56,38 @@ def ensure_demo_models(settings: Settings) -> Path:
         shutil.rmtree(scratch, ignore_errors=True)
     log.info("wrote demo models %s into %s", ", ".join(missing), directory)
     return directory
+
+
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def demo_model_index(directory: Path) -> list[dict[str, object]]:
+    """Name, size and sha256 of each demo model, so browsers can key and verify their local copies.
+
+    Digests are cached per (name, size, mtime): the files are written once and then only read.
+    """
+    entries: list[dict[str, object]] = []
+    for name in TINY_FILES:
+        path = directory / name
+        if not _usable(path):
+            continue
+        stat = path.stat()
+        key = (name, stat.st_size, stat.st_mtime_ns)
+        if key not in _digests:
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            _digests[key] = digest.hexdigest()
+        rank = int(name.removeprefix("tiny-lora-r").removesuffix(".bin")) if name.startswith("tiny-lora-r") else None
+        entries.append(
+            {
+                "name": name,
+                "kind": "lora" if rank else "base",
+                "rank": rank,
+                "size": stat.st_size,
+                "sha256": _digests[key],
+                "url": f"{runtime_assets.DEMO_MODEL_URL_BASE}/{name}",
+            }
+        )
+    return entries

@@ -36,3 +36,30 @@ def engine_self_test(*, model_url: str, lora_url: str, lora_ranks: list[int], ma
         lora_ranks=lora_ranks,
         default_max_tokens=max_tokens,
     )
+
+
+class PrivateChat(rx.Component):
+    """The chat page's engine panel: capability check, model delivery, chat, compare (all in the browser).
+
+    Props carry only URLs of public metadata; prompts, answers and conversations never reach Reflex state.
+    """
+
+    library = "$/public/engine/chat.jsx"
+    tag = "PrivateChat"
+    lib_dependencies: list[str] = [ENGINE_PACKAGE]
+
+    wasm_base: rx.Var[str]
+    models_index_url: rx.Var[str]
+    config_url: rx.Var[str]
+    api_base: rx.Var[str]
+    analytics_url: rx.Var[str]
+
+
+def private_chat(*, models_index_url: str, config_url: str, api_base: str, analytics_url: str = "") -> rx.Component:
+    return PrivateChat.create(
+        wasm_base=WASM_URL_BASE,
+        models_index_url=models_index_url,
+        config_url=config_url,
+        api_base=api_base,
+        analytics_url=analytics_url,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import httpx
@@ -40,3 +41,16 @@ def test_app_serves_the_demo_models_uncompressed(app_server) -> None:
         assert "content-encoding" not in response.headers
         assert int(response.headers["content-length"]) == len(response.content) >= MIB
         assert response.content[4:8] == b"TFL3"
+
+
+def test_index_lists_each_demo_model_with_its_digest(app_server) -> None:
+    """The chat keys and verifies its stored copies by these digests: they must match the bytes."""
+    response = httpx.get(f"{app_server.url}/runtime/models/index.json")
+    assert response.status_code == 200
+    entries = {entry["name"]: entry for entry in response.json()["models"]}
+    assert set(entries) == set(TINY_FILES)
+    for name, entry in entries.items():
+        data = httpx.get(f"{app_server.url}{entry['url']}").content
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest(), name
+        assert entry["size"] == len(data)
+        assert entry["kind"] == ("base" if name == "tiny-base.bin" else "lora")

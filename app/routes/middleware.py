@@ -56,7 +56,8 @@ def content_security_policy(settings: Settings, script_hashes: list[str]) -> str
     script = ["'self'", "'wasm-unsafe-eval'", *(f"'sha256-{h}'" for h in script_hashes)]
     if settings.csp_allow_eval:
         script.append("'unsafe-eval'")
-    connect = ["'self'", *storage_origins(settings), *settings.csp_connect_src]
+    # blob: lets the chat stream model files stored in the browser (OPFS) into the engine.
+    connect = ["'self'", "blob:", *storage_origins(settings), *settings.csp_connect_src]
     directives = {
         "default-src": ["'self'"],
         "script-src": script,

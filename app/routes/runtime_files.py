@@ -7,6 +7,7 @@ Range support (the runtime needs both).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from starlette.routing import Route
 
 from app import runtime_assets
 from app.auth.guard import PUBLIC, requires
+from app.demo_models import demo_model_index as model_index
 from app.settings import get_settings
 
 WASM_FILES = frozenset(
@@ -57,8 +59,16 @@ async def demo_model(request: Request) -> Response:
     return FileResponse(path, media_type="application/octet-stream", headers=headers)
 
 
+@requires(PUBLIC, reason="the demo models' names, sizes and digests are public test data")
+async def demo_model_index(request: Request) -> Response:
+    directory = runtime_assets.demo_models_dir(get_settings())
+    entries = await asyncio.to_thread(model_index, directory)
+    return JSONResponse({"models": entries}, headers={"Cache-Control": "no-cache"})
+
+
 def runtime_routes() -> list[Route]:
     return [
+        Route("/runtime/models/index.json", demo_model_index, methods=["GET", "HEAD"]),
         Route("/runtime/mediapipe/{version}/{name}", wasm_file, methods=["GET", "HEAD"]),
         Route("/runtime/models/{name}", demo_model, methods=["GET", "HEAD"]),
     ]

@@ -706,6 +706,18 @@ export class MediaPipeEngine {
     }
   }
 
+  /** Tokens in `text` (queued behind running work): lets the chat fit its history to maxTokens. */
+  countTokens(text) {
+    return this._enqueue(async () => {
+      const instance = await this._ensureInstance();
+      try {
+        return this._countTokens(instance, text);
+      } catch (error) {
+        throw this._failure(error, "tokenize");
+      }
+    });
+  }
+
   /** Tokens in `text` for the current instance (0 for empty text: sizeInTokens("") breaks it). */
   _countTokens(instance, text) {
     if (!text) return 0;

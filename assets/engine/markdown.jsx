@@ -1,0 +1,156 @@
+// A small markdown renderer for streamed answers: React elements only (no innerHTML), so model
+// output cannot inject markup; links are kept only for http(s) URLs.
+//
+// Streaming cost stays flat: `BlockSplitter` cuts finished blocks off the growing text as they
+// complete, finished blocks are memoised, and only the last (open) block is re-rendered per paint.
+import React, { memo } from "react";
+
+export class BlockSplitter {
+  constructor() {
+    this.blocks = [];
+    this.tail = ""; // the unfinished block: it always starts at a block boundary
+  }
+
+  /** Append new text; only the unfinished tail is scanned again. */
+  push(text) {
+    this.tail += text;
+    for (;;) {
+      const newline = this.tail.indexOf("\n");
+      if (newline < 0) return this;
+      const cut = this._findCut();
+      if (cut < 0) return this;
+      const block = this.tail.slice(0, cut).replace(/\n+$/, "");
+      if (block.trim()) this.blocks.push(block);
+      this.tail = this.tail.slice(cut).replace(/^\n+/, "");
+    }
+  }
+
+  _findCut() {
+    let inFence = false;
+    let start = 0;
+    let lineStart = 0;
+    while (start <= this.tail.length) {
+      const end = this.tail.indexOf("\n", start);
+      if (end < 0) return -1;
+      const line = this.tail.slice(lineStart, end);
+      if (/^\s*```/.test(line)) {
+        if (inFence) {
+          return end + 1; // a closed code block is a finished block
+        }
+        if (lineStart > 0) return lineStart; // finish the text before the fence first
+        inFence = true;
+      } else if (!inFence && line.trim() === "" && lineStart > 0) {
+        return end + 1;
+      }
+      start = end + 1;
+      lineStart = start;
+    }
+    return -1;
+  }
+
+  all() {
+    return this.tail.trim() ? [...this.blocks, this.tail] : [...this.blocks];
+  }
+}
+
+const INLINE = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\n]+\*|_[^_\n]+_)|(\[[^\]\n]+\]\((https?:\/\/[^)\s]+)\))/g;
+
+function inline(text, keyBase) {
+  const out = [];
+  let last = 0;
+  let index = 0;
+  for (const match of text.matchAll(INLINE)) {
+    if (match.index > last) out.push(text.slice(last, match.index));
+    const key = `${keyBase}-${index++}`;
+    const token = match[0];
+    if (match[1]) out.push(<code key={key} className="md-code">{token.slice(1, -1)}</code>);
+    else if (match[2]) out.push(<strong key={key}>{token.slice(2, -2)}</strong>);
+    else if (match[3]) out.push(<em key={key}>{token.slice(1, -1)}</em>);
+    else if (match[4]) {
+      const label = token.slice(1, token.indexOf("]("));
+      out.push(
+        <a key={key} href={match[5]} target="_blank" rel="noopener noreferrer nofollow">
+          {label}
+        </a>,
+      );
+    }
+    last = match.index + token.length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+function CodeBlock({ text }) {
+  const lines = text.split("\n");
+  const language = lines[0].replace(/^\s*```/, "").trim();
+  const closed = lines.length > 1 && /^\s*```\s*$/.test(lines[lines.length - 1]);
+  const code = lines.slice(1, closed ? -1 : undefined).join("\n");
+  return (
+    <div className="md-pre-wrap" data-testid="code-block">
+      <div style={{ display: "flex", justifyContent: "space-between", fontSize: 12, color: "var(--gray-11)" }}>
+        <span>{language || "code"}</span>
+        <button
+          type="button"
+          className="md-copy"
+          onClick={() => navigator.clipboard?.writeText(code).catch(() => undefined)}
+          style={{ background: "none", border: "none", cursor: "pointer", color: "var(--accent-11)" }}
+        >
+          Copy
+        </button>
+      </div>
+      <pre
+        style={{
+          margin: 0,
+          padding: "8px 10px",
+          background: "var(--gray-a3)",
+          borderRadius: 6,
+          overflowX: "auto",
+          whiteSpace: "pre",
+        }}
+      >
+        <code>{code}</code>
+      </pre>
+    </div>
+  );
+}
+
+export const Block = memo(function Block({ text }) {
+  if (/^\s*```/.test(text)) return <CodeBlock text={text} />;
+  const heading = /^(#{1,4})\s+(.*)$/.exec(text);
+  if (heading && !text.includes("\n")) {
+    const Tag = `h${Math.min(6, heading[1].length + 2)}`;
+    return <Tag style={{ margin: "6px 0" }}>{inline(heading[2], "h")}</Tag>;
+  }
+  const lines = text.split("\n");
+  if (lines.every((line) => /^\s*([-*+]|\d+[.)])\s+/.test(line))) {
+    const ordered = /^\s*\d/.test(lines[0]);
+    const List = ordered ? "ol" : "ul";
+    return (
+      <List style={{ margin: "4px 0", paddingLeft: 22 }}>
+        {lines.map((line, i) => (
+          <li key={i}>{inline(line.replace(/^\s*([-*+]|\d+[.)])\s+/, ""), `l${i}`)}</li>
+        ))}
+      </List>
+    );
+  }
+  return (
+    <p style={{ margin: "4px 0", whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>
+      {lines.flatMap((line, i) => (i ? [<br key={`b${i}`} />, ...inline(line, `p${i}`)] : inline(line, `p${i}`)))}
+    </p>
+  );
+});
+
+/** Render a list of blocks; finished blocks keep their identity, so React skips them. */
+export function Markdown({ blocks }) {
+  return (
+    <div className="md" data-testid="markdown">
+      {blocks.map((text, i) => (
+        <Block key={i} text={text} />
+      ))}
+    </div>
+  );
+}
+
+export function splitAll(text) {
+  return new BlockSplitter().push(text ?? "").all();
+}

@@ -1,0 +1,93 @@
+"""Main-thread responsiveness of /chat while an answer streams: long tasks (> 50 ms) seen by a
+PerformanceObserver during a warm generation (the engine's first generation compiles shaders and
+is not measured), plus the total main-thread busy time per streamed increment.
+
+    .venv/bin/python bench/chat_longtasks.py [--max-tokens 1024] [--runs 3]
+
+Prints the number of long tasks, the longest one, and per-run figures. Target: no task over 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.app_server import AppServer  # noqa: E402
+
+TIMEOUT_MS = 180_000
+OBSERVE = """() => {
+  window.__long = [];
+  performance.clearMarks();
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) window.__long.push([entry.startTime, entry.duration]);
+  }).observe({ type: "longtask", buffered: false });
+}"""
+
+
+def generate(page, prompt: str) -> None:
+    page.get_by_test_id("chat-input").fill(prompt)
+    page.get_by_test_id("chat-input").press("Enter")
+    page.wait_for_selector("[data-testid=private-chat][data-busy=true]", timeout=10_000)
+    page.wait_for_selector("[data-testid=private-chat][data-busy=false]", timeout=TIMEOUT_MS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-tokens", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-app-")))
+        print("starting the app (reflex run --env prod) ...", flush=True)
+        app = AppServer(data_dir=data_dir).start()
+        stack.callback(app.stop)
+        playwright = stack.enter_context(sync_playwright())
+        profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chromium-"))
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
+        )
+        stack.callback(context.close)
+        page = context.new_page()
+        page.goto(f"{app.url}/chat")
+        page.get_by_test_id("setting-maxTokens").fill(str(args.max_tokens))
+        page.get_by_test_id("download-model").click()
+        page.wait_for_selector("[data-testid=private-chat][data-phase=ready]", timeout=TIMEOUT_MS)
+        generate(page, "Warm up.")  # compiles the shaders
+        worst = 0.0
+        total = 0
+        for run in range(args.runs):
+            page.get_by_test_id("new-conversation").click()
+            page.evaluate(OBSERVE)
+            generate(page, f"Write a long story, take {run}.")
+            tokens = int(page.locator("[data-testid=message-meta]").last.get_attribute("data-tokens") or 0)
+            tasks = page.evaluate("window.__long")
+            marks = page.evaluate("performance.getEntriesByType('mark').map(m => [m.name, m.startTime])")
+            durations = [duration for _, duration in tasks]
+            worst = max([worst, *durations])
+            total += len(durations)
+            print(
+                f"run {run + 1}: {tokens} tokens, {len(durations)} long tasks, longest "
+                f"{max(durations, default=0):.0f} ms",
+                flush=True,
+            )
+            for start, duration in tasks:
+                # The chat marks its steps (chat:fit, chat:generate, chat:first-token, chat:finish, chat:saved).
+                phase = max((m for m in marks if m[1] <= start), key=lambda m: m[1], default=("before", 0))[0]
+                print(f"    {duration:5.0f} ms long task during {phase}", flush=True)
+    print()
+    print(f"long tasks while streaming: {total} in {args.runs} runs, longest {worst:.0f} ms (target: none over 50 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

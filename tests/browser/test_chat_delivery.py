@@ -1,0 +1,108 @@
+"""Model delivery on /chat: a cut download resumes with Range; too little storage or no WebGPU is
+said plainly before any model byte is downloaded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Route, expect
+
+from tests.browser.chat_page import ChatPage, Traffic
+
+pytestmark = pytest.mark.browser
+
+CUT_AT = 300_000
+
+SMALL_QUOTA = """
+navigator.storage.estimate = async () => ({quota: 400000, usage: 100000});
+"""
+
+
+def _page(context: BrowserContext) -> Iterator[Page]:
+    page = context.new_page()
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def page(webgpu_browser: BrowserContext) -> Iterator[Page]:
+    yield from _page(webgpu_browser)
+
+
+def test_quota_too_small_is_said_before_any_download(page: Page, app_server) -> None:
+    page.add_init_script(SMALL_QUOTA)
+    traffic = Traffic().attach(page)
+    chat = ChatPage(page, app_server.url).open()
+    assert chat.phase == "blocked"
+    storage = page.get_by_test_id("capability-storage")
+    expect(storage).to_have_attribute("data-status", "fail")
+    expect(storage).to_contain_text("only 293 KiB")
+    expect(page.get_by_test_id("chat-blocked")).to_contain_text("Nothing has been downloaded")
+    expect(page.get_by_test_id("download-model")).to_have_count(0)
+    assert traffic.model_file_requests() == []
+
+
+def test_no_webgpu_is_said_before_any_download(plain_page: Page, app_server) -> None:
+    traffic = Traffic().attach(plain_page)
+    chat = ChatPage(plain_page, app_server.url).open()
+    assert chat.phase == "blocked"
+    expect(plain_page.get_by_test_id("capability-adapter")).to_have_attribute("data-status", "fail")
+    expect(plain_page.get_by_test_id("capability-adapter")).to_contain_text("enable-unsafe-webgpu")
+    assert traffic.model_file_requests() == []
+
+
+def test_model_file_picked_from_disk_is_stored_and_used_without_a_download(
+    page: Page, app_server, demo_models_dir: Path
+) -> None:
+    traffic = Traffic().attach(page)
+    chat = ChatPage(page, app_server.url).open()
+    assert chat.phase == "need-model"
+    page.get_by_test_id("pick-model-file").set_input_files(str(demo_models_dir / "tiny-base.bin"))
+    chat.wait_ready()
+    assert chat.root.get_attribute("data-model-source") == "disk"  # the same bytes as the registered model
+    assert traffic.model_file_requests() == []
+    stored = page.locator("[data-testid=stored-file][data-kind=base]")
+    expect(stored).to_have_attribute("data-complete", "true")
+    # Deleted again from the page, so the next test starts without a stored model.
+    stored.get_by_test_id("stored-delete").click()
+    expect(stored).to_have_count(0)
+
+
+def test_interrupted_download_resumes_with_range_and_verifies(page: Page, app_server) -> None:
+    seen: list[dict[str, str]] = []
+
+    def cut_first_response(route: Route) -> None:
+        if not route.request.url.startswith(chat.base_url):
+            route.continue_()
+            return
+        seen.append(dict(route.request.headers))
+        if len(seen) == 1:
+            # The connection "drops" after CUT_AT bytes of the real file.
+            response = route.fetch()
+            route.fulfill(
+                status=200, headers={"content-type": "application/octet-stream"}, body=response.body()[:CUT_AT]
+            )
+        else:
+            route.continue_()
+
+    chat = ChatPage(page, app_server.url).open()
+    page.route("**/*", cut_first_response)
+    assert chat.phase == "need-model"
+    chat.download()
+    expect(page.get_by_test_id("model-error")).to_contain_text("resumes from there", timeout=30_000)
+    partial = page.get_by_test_id("stored-file")
+    expect(partial).to_have_attribute("data-complete", "false")
+    expect(page.get_by_test_id("download-model")).to_contain_text("Resume")
+
+    chat.download()
+    chat.wait_ready()
+    assert len(seen) == 2
+    assert "range" not in seen[0]
+    assert seen[1].get("range") == f"bytes={CUT_AT}-"
+    progress = page.get_by_test_id("download-progress")
+    assert progress.get_attribute("data-loaded") == progress.get_attribute("data-total")
+    stored = page.get_by_test_id("stored-file")
+    expect(stored).to_have_attribute("data-complete", "true")  # sha256 checked before it is kept
+    expect(stored).to_contain_text("verified")
