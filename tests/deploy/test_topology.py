@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.runtime_assets import WASM_URL_BASE
+from tests.browser.chat_page import ChatPage, Traffic
 from tests.browser.selftest_page import SelfTestPage
 from tests.support import migrations, services
 from tests.support.app_server import ROOT, free_port, reflex_env
@@ -246,6 +247,23 @@ def test_the_engine_runs_on_the_static_site_with_its_files_from_the_backend(stac
         runtime_requests
     )
     assert any(url.endswith(".wasm") for url in runtime_requests)
+
+
+def test_chat_on_the_static_site_downloads_the_model_from_the_backend_and_answers(stack: Stack, page) -> None:
+    """The private chat on the exported pages: the base model comes from the backend's origin
+    (the catalog's file URL), the tiny model answers, and the prompt never leaves the browser."""
+    stack.entry.route_to(0)
+    traffic = Traffic().attach(page)
+    chat = ChatPage(page, stack.static.url).open()
+    assert chat.base_url.startswith(stack.api), chat.base_url
+    page.get_by_test_id("setting-maxTokens").fill("256")
+    chat.download()
+    chat.wait_ready()
+    canary = f"canary-{time.monotonic_ns()}"
+    chat.send(f"Say something about {canary}.")
+    text, tokens, cancelled = chat.last_answer()
+    assert text.strip() and tokens > 0 and not cancelled, chat.error_text()
+    assert not [item for item in traffic.everything() if canary in item], "the prompt reached the network"
 
 
 def test_the_catalog_page_on_the_static_site_lists_adapters_from_the_backend(stack: Stack, page) -> None:
