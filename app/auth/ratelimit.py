@@ -92,34 +92,76 @@ class MemoryRateLimiter:
             self._hits.pop(next(iter(self._hits)))
 
 
-# KEYS[1] = window key; ARGV = limit, window_ms, mode, unique member.
-# Returns {allowed (0/1), count after this call, ms until a slot opens}.
+# KEYS[1] = window key; ARGV = limit, window_ms, mode, member prefix, slots wanted, then the
+# members of an expired lease to give back. A hit takes up to `wanted` slots at once (a lease; see
+# RedisRateLimiter), never more than the window has left.
+# Returns {allowed (0/1), count after this call, ms until a slot opens, slots taken}.
 _LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local mode = ARGV[3]
+if #ARGV > 5 then
+  redis.call('ZREM', KEYS[1], unpack(ARGV, 6))
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 local allowed = count < limit
-if mode == 'record' or (mode == 'hit' and allowed) then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
+local taken = 0
+if mode == 'record' then
+  taken = 1
+elseif mode == 'hit' and allowed then
+  taken = math.min(tonumber(ARGV[5]), limit - count)
+end
+if taken > 0 then
+  local args = {}
+  for i = 1, taken do
+    args[#args + 1] = now
+    args[#args + 1] = ARGV[4] .. i
+  end
+  redis.call('ZADD', KEYS[1], unpack(args))
   redis.call('PEXPIRE', KEYS[1], window)
-  count = count + 1
+  count = count + taken
 end
 if allowed then
-  return {1, count, 0}
+  return {1, count, 0, taken}
 end
 local blocking = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
 local wait = window
 if blocking[2] then wait = tonumber(blocking[2]) + window - now end
-return {0, count, wait}
+return {0, count, wait, taken}
 """
 
 
+@dataclass
+class _Lease:
+    """Slots already recorded in Redis for one key, spent locally until they expire."""
+
+    members: list[str]  # not yet spent, newest last
+    size: int  # slots asked for last time
+    expires: float  # time.monotonic()
+    remaining: int  # left in the window once every leased slot is spent
+
+
 class RedisRateLimiter:
-    """Shared by every worker on the same Redis."""
+    """Shared by every worker on the same Redis.
+
+    Small limits (sign-in, sign-up, password: under `lease_from` hits per window) cost one atomic
+    Lua call per hit and are exact. Large limits (the JSON API) would pay that round trip on every
+    request, so a busy key takes a lease: one call records several slots at once, which this
+    process spends over at most `lease_ttl_s` (and 1/60 of the window), doubling the lease while the key stays busy (up to
+    `limit / lease_fraction`, at most `max_lease`), shrinking it when slots go unused, and handing
+    unused slots back on the next call. Workers never admit more than the limit between them
+    (every slot is recorded before it is spent); a leased slot is recorded up to `lease_ttl_s`
+    before its request, so it leaves the window that much early.
+    """
+
+    lease_from = 100
+    lease_fraction = 20
+    max_lease = 64
+    lease_ttl_s = 1.0
+    max_keys = 10_000
 
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -128,19 +170,78 @@ class RedisRateLimiter:
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[aioredis.Redis, object]] = (
             weakref.WeakKeyDictionary()
         )
+        self._leases: dict[str, _Lease] = {}
+        self._lock = threading.Lock()
+
+    # --- leases -------------------------------------------------------------------------------
+
+    def _spend(self, key: str, rate: Rate, mode: Mode) -> tuple[Decision | None, int, list[str]]:
+        """A decision from a live lease, or (None, slots to ask for, members to hand back)."""
+        if mode != "hit" or rate.limit < self.lease_from:
+            return None, 1, []
+        now = time.monotonic()
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is None:
+                return None, 1, []
+            if lease.members and lease.expires > now:
+                lease.members.pop()
+                return Decision(True, lease.remaining + len(lease.members), 0), 0, []
+            cap = max(1, min(self.max_lease, rate.limit // self.lease_fraction))
+            if lease.members:  # expired unspent: this key is not as busy as the lease assumed
+                size, give_back = max(1, lease.size // 2), lease.members
+            elif lease.expires > now:  # spent within its lifetime: busy
+                size, give_back = min(cap, lease.size * 2), []
+            else:
+                size, give_back = lease.size, []
+            del self._leases[key]
+            return None, min(size, cap), give_back
+
+    def _keep(self, key: str, rate: Rate, mode: Mode, prefix: str, wanted: int, result: list) -> Decision:  # type: ignore[type-arg]
+        allowed, count, wait, taken = (int(result[0]), int(result[1]), float(result[2]), int(result[3]))
+        decision = _decision(bool(allowed), count, rate.limit, wait)
+        if allowed and mode == "hit" and rate.limit >= self.lease_from:
+            # Slot 1 is this request's; the others are spent by the next requests of this key. A
+            # lease with no slots left still tells the next call how busy the key was.
+            members = [f"{prefix}{i}" for i in range(2, taken + 1)]
+            base = max(rate.limit - count, 0)
+            with self._lock:
+                if len(self._leases) >= self.max_keys:
+                    self._prune()
+                ttl = min(self.lease_ttl_s, rate.window_s / 60)
+                self._leases[key] = _Lease(members, wanted, time.monotonic() + ttl, base)
+            return Decision(True, base + len(members), 0)
+        return decision
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for key in [key for key, lease in self._leases.items() if lease.expires <= now]:
+            del self._leases[key]
+        while len(self._leases) >= self.max_keys:
+            self._leases.pop(next(iter(self._leases)))
+
+    # --- the calls ----------------------------------------------------------------------------
+
+    def _args(self, rate: Rate, mode: Mode, wanted: int, give_back: list[str]) -> tuple[str, list[object]]:
+        prefix = uuid.uuid4().hex + ":"
+        return prefix, [rate.limit, rate.window_s * 1000, mode, prefix, wanted, *give_back]
 
     def check(self, key: str, rate: Rate, *, mode: Mode = "hit") -> Decision:
-        allowed, count, wait = self._script(
-            keys=[KEY_PREFIX + key], args=[rate.limit, rate.window_s * 1000, mode, uuid.uuid4().hex]
-        )
-        return _decision(bool(allowed), int(count), rate.limit, float(wait))
+        spent, wanted, give_back = self._spend(key, rate, mode)
+        if spent is not None:
+            return spent
+        prefix, args = self._args(rate, mode, wanted, give_back)
+        result = self._script(keys=[KEY_PREFIX + key], args=args)
+        return self._keep(key, rate, mode, prefix, wanted, result)
 
     async def acheck(self, key: str, rate: Rate, *, mode: Mode = "hit") -> Decision:
+        spent, wanted, give_back = self._spend(key, rate, mode)
+        if spent is not None:
+            return spent
+        prefix, args = self._args(rate, mode, wanted, give_back)
         client, script = self._async_script()
-        allowed, count, wait = await script(  # type: ignore[operator]
-            keys=[KEY_PREFIX + key], args=[rate.limit, rate.window_s * 1000, mode, uuid.uuid4().hex], client=client
-        )
-        return _decision(bool(allowed), int(count), rate.limit, float(wait))
+        result = await script(keys=[KEY_PREFIX + key], args=args, client=client)  # type: ignore[operator]
+        return self._keep(key, rate, mode, prefix, wanted, result)
 
     def _async_script(self) -> tuple[aioredis.Redis, object]:
         # One asyncio client per event loop (a redis.asyncio connection is bound to its loop).
@@ -152,6 +253,8 @@ class RedisRateLimiter:
         return found
 
     def reset(self, key: str) -> None:
+        with self._lock:
+            self._leases.pop(key, None)
         self.client.delete(KEY_PREFIX + key)
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -192,8 +194,14 @@ async def signout_everywhere(request: Request) -> Response:
     return response
 
 
-@requires(Role.user)
-async def change_password(request: Request) -> Response:
+async def _account_change(
+    request: Request,
+    *,
+    limit_message: str,
+    change: Callable[[Session, int, dict[str, str]], None],
+    finish: Callable[[int], Response],
+) -> Response:
+    """Password-confirmed changes to the caller's own account: bounded form, per-account limit."""
     principal = current_principal()
     assert principal is not None
     try:
@@ -202,59 +210,53 @@ async def change_password(request: Request) -> Response:
         return _too_large(request, "/account")
     decision = await get_limiter().acheck(f"password:user:{principal.user_id}", _rate("ratelimit.password"))
     if not decision.allowed:
-        return web.too_many(request, decision, message="Too many password changes.")
+        return web.too_many(request, decision, message=limit_message)
 
     def work() -> Response:
         with session_scope() as db:
             try:
-                accounts.change_password(
-                    db,
-                    user_id=principal.user_id,
-                    current_password=fields.get("current_password", ""),
-                    new_password=fields.get("new_password", ""),
-                )
+                change(db, principal.user_id, fields)
             except accounts.AccountError as exc:
                 return web.form_result(
                     request, ok=False, error=exc.message, field=exc.field, code=exc.code, page="/account"
                 )
-        get_session_store().revoke_all(principal.user_id, keep_token=request.cookies.get(web.sessions.cookie_name()))
-        return web.form_result(request, ok=True, redirect="/account?notice=password_changed")
+        return finish(principal.user_id)
 
     return await run_in_threadpool(work)
 
 
 @requires(Role.user)
-async def delete_account(request: Request) -> Response:
-    principal = current_principal()
-    assert principal is not None
-    try:
-        fields = await read_fields(request)
-    except FormTooLargeError:
-        return _too_large(request, "/account")
-    decision = await get_limiter().acheck(f"password:user:{principal.user_id}", _rate("ratelimit.password"))
-    if not decision.allowed:
-        return web.too_many(request, decision, message="Too many attempts.")
+async def change_password(request: Request) -> Response:
+    def change(db: Session, user_id: int, fields: dict[str, str]) -> None:
+        accounts.change_password(
+            db,
+            user_id=user_id,
+            current_password=fields.get("current_password", ""),
+            new_password=fields.get("new_password", ""),
+        )
 
-    def work() -> Response:
-        with session_scope() as db:
-            try:
-                accounts.delete_account(
-                    db,
-                    user_id=principal.user_id,
-                    password=fields.get("password", ""),
-                    confirm_email=fields.get("confirm_email", ""),
-                )
-            except accounts.AccountError as exc:
-                return web.form_result(
-                    request, ok=False, error=exc.message, field=exc.field, code=exc.code, page="/account"
-                )
-        get_session_store().revoke_all(principal.user_id)
+    def finish(user_id: int) -> Response:
+        get_session_store().revoke_all(user_id, keep_token=request.cookies.get(web.sessions.cookie_name()))
+        return web.form_result(request, ok=True, redirect="/account?notice=password_changed")
+
+    return await _account_change(request, limit_message="Too many password changes.", change=change, finish=finish)
+
+
+@requires(Role.user)
+async def delete_account(request: Request) -> Response:
+    def change(db: Session, user_id: int, fields: dict[str, str]) -> None:
+        accounts.delete_account(
+            db, user_id=user_id, password=fields.get("password", ""), confirm_email=fields.get("confirm_email", "")
+        )
+
+    def finish(user_id: int) -> Response:
+        get_session_store().revoke_all(user_id)
         response = web.form_result(request, ok=True, redirect="/signin?notice=deleted")
         web.clear_session_cookie(response)
         response.delete_cookie(web.DEVICE_COOKIE, path="/")
         return response
 
-    return await run_in_threadpool(work)
+    return await _account_change(request, limit_message="Too many attempts.", change=change, finish=finish)
 
 
 # --- OpenID Connect / OAuth2 -------------------------------------------------------------------

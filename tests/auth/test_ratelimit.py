@@ -72,3 +72,62 @@ def test_memory_limiter_is_bounded() -> None:
 @pytest.mark.parametrize("text", ["10/minute", "10/60", "10/60s", "10 / 1 minute"])
 def test_rate_settings_syntax(text: str) -> None:
     assert Rate.model_validate(text) == Rate(limit=10, window_s=60)
+
+
+def _redis_limiters(count: int) -> list[RedisRateLimiter]:
+    if not services.redis_reachable():
+        services.unavailable("Redis not reachable")
+    return [RedisRateLimiter(services.REDIS_URL) for _ in range(count)]
+
+
+def test_leases_never_let_workers_exceed_a_large_limit_together() -> None:
+    first, second = _redis_limiters(2)
+    first.reset("busy")
+    second.reset("busy")
+    rate = Rate(limit=200, window_s=60)
+    allowed = [limiter.check("busy", rate).allowed for _ in range(150) for limiter in (first, second)]
+    assert sum(allowed) == 200  # every slot is recorded in Redis before a worker spends it
+    refused = first.check("busy", rate)
+    assert not refused.allowed and 1 <= refused.retry_after <= 60
+
+
+def test_a_busy_key_costs_far_fewer_redis_calls_than_hits() -> None:
+    (limiter,) = _redis_limiters(1)
+    limiter.reset("hot")
+    calls = 0
+    script = limiter._script
+
+    def counted(**kwargs):  # noqa: ANN003, ANN202
+        nonlocal calls
+        calls += 1
+        return script(**kwargs)
+
+    limiter._script = counted  # type: ignore[method-assign]
+    rate = Rate(limit=100_000, window_s=60)
+    assert all(limiter.check("hot", rate).allowed for _ in range(1000))
+    assert calls < 60, calls
+    window = limiter.client.zcard("lorastudio:rl:hot")
+    assert 1000 <= window <= 1000 + limiter.max_lease  # spent + the live lease's unspent slots
+
+
+def test_unspent_leased_slots_are_handed_back() -> None:
+    (limiter,) = _redis_limiters(1)
+    limiter.lease_ttl_s = 0.05
+    limiter.reset("burst")
+    rate = Rate(limit=100_000, window_s=60)
+    for _ in range(40):
+        limiter.check("burst", rate)
+    time.sleep(0.1)  # the lease expires with slots unspent
+    limiter.check("burst", rate)
+    unspent = len(limiter._leases["burst"].members)
+    assert limiter.client.zcard("lorastudio:rl:burst") == 41 + unspent
+
+
+def test_small_limits_take_no_lease() -> None:
+    (limiter,) = _redis_limiters(1)
+    limiter.reset("small")
+    rate = Rate(limit=10, window_s=60)
+    for _ in range(5):
+        limiter.check("small", rate)
+    assert "small" not in limiter._leases
+    assert limiter.client.zcard("lorastudio:rl:small") == 5
