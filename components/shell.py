@@ -9,7 +9,7 @@ from state.session import SessionState
 from state.site import SiteState
 
 PRODUCT = "LoRA Studio"
-NAV_LINKS = [("Catalog", "/catalog"), ("Chat", "/chat"), ("Self-test", "/selftest"), ("Admin", "/admin")]
+NAV_LINKS = [("Catalog", "/catalog"), ("Chat", "/chat"), ("Self-test", "/selftest")]
 
 
 def _nav_link(label: str, href: str) -> rx.Component:
@@ -68,14 +68,38 @@ def _account_menu_link() -> rx.Component:
 
 
 # Shown by role (display only: the pages' handlers check the role on the server).
-CREATOR_LINKS = [("My adapters", "/creator/adapters")]
-ADMIN_LINKS = [("Moderation", "/admin/catalog"), ("Base models", "/admin/base-models")]
+CREATOR_LINKS = [("My adapters", "/creator/adapters"), ("Adapter analytics", "/creator/analytics")]
+ADMIN_LINKS = [
+    ("Moderation", "/admin/catalog"),
+    ("Base models", "/admin/base-models"),
+    ("Users", "/admin/users"),
+    ("Configuration", "/admin/config"),
+    ("Analytics", "/admin/analytics"),
+]
 
 
 def _role_links(make) -> list[rx.Component]:  # noqa: ANN001 - make(label, href) -> component
     is_creator = (SessionState.user_role == "creator") | (SessionState.user_role == "admin")
     return [rx.cond(is_creator, make(label, href)) for label, href in CREATOR_LINKS] + [
         rx.cond(SessionState.is_admin, make(label, href)) for label, href in ADMIN_LINKS
+    ]
+
+
+def _role_menus() -> list[rx.Component]:
+    """Creator and admin pages as two small menus, so the bar stays short."""
+
+    def menu(label: str, links: list[tuple[str, str]], menu_id: str) -> rx.Component:
+        return rx.menu.root(
+            rx.menu.trigger(
+                rx.button(label, rx.icon("chevron-down", size=14), variant="ghost", size="2", id=menu_id),
+            ),
+            rx.menu.content(*[rx.menu.item(rx.link(text, href=href, width="100%")) for text, href in links]),
+        )
+
+    is_creator = (SessionState.user_role == "creator") | (SessionState.user_role == "admin")
+    return [
+        rx.cond(is_creator, menu("Create", CREATOR_LINKS, "creator-menu")),
+        rx.cond(SessionState.is_admin, menu("Admin", ADMIN_LINKS, "admin-menu")),
     ]
 
 
@@ -89,9 +113,7 @@ def navbar() -> rx.Component:
     )
     desktop = rx.hstack(
         brand,
-        rx.hstack(
-            *[_nav_link(label, href) for label, href in NAV_LINKS], *_role_links(_nav_link), spacing="5", align="center"
-        ),
+        rx.hstack(*[_nav_link(label, href) for label, href in NAV_LINKS], *_role_menus(), spacing="5", align="center"),
         rx.spacer(),
         rx.hstack(user_slot(), rx.color_mode.button(size="2", id="color-mode"), align="center", spacing="3"),
         align="center",

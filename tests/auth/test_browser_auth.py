@@ -90,6 +90,8 @@ def test_admin_page_is_for_admins_and_changes_roles(auth_app, page: Page) -> Non
     email = random_email("promote")
     sign_up(page, auth_app.url, email, name="Promote Me")
     expect(page.locator("#user-name")).to_have_text("Promote Me", timeout=TIMEOUT)
+    expect(page.locator("#admin-menu")).to_have_count(0)  # a plain user sees no admin menu
+    expect(page.locator("#creator-menu")).to_have_count(0)
     page.goto(f"{auth_app.url}/admin/users")
     expect(page).to_have_url(re.compile(r"/forbidden"), timeout=TIMEOUT)
     expect(page.get_by_text("It needs the admin role")).to_be_visible()
@@ -102,6 +104,10 @@ def test_admin_page_is_for_admins_and_changes_roles(auth_app, page: Page) -> Non
     row.get_by_role("combobox").click()
     page.get_by_role("option", name="creator").click()
     expect(page.get_by_role("status")).to_contain_text(f"{email} is now creator", timeout=TIMEOUT)
+
+    page.locator("#admin-menu").click()  # the admin's pages are one menu away
+    page.get_by_role("menuitem", name="Configuration").click()
+    expect(page).to_have_url(re.compile(r"/admin/config/?$"), timeout=TIMEOUT)
 
 
 # --- OpenID Connect against the real provider -----------------------------------------------------
