@@ -15,6 +15,7 @@ def status_badge(status: rx.Var) -> rx.Component:
         status,
         ("published", rx.fragment()),
         ("draft", rx.badge("Draft", color_scheme="gray")),
+        ("pending", rx.badge("Waiting for review", color_scheme="orange")),
         ("unlisted", rx.badge("Unlisted", color_scheme="blue")),
         ("removed", rx.badge("Removed", color_scheme="red")),
         rx.fragment(),

@@ -22,6 +22,9 @@ class ModerationRow:
     reason: str = ""
 
 
+STATUS_FILTERS = ("pending", "published", "unlisted", "draft", "removed", "all")
+
+
 class ModerationState(rx.State):
     rows: list[ModerationRow] = []
     status_filter: str = "published"
@@ -49,7 +52,7 @@ class ModerationState(rx.State):
     @rx.event
     @requires(Role.admin)
     def set_status_filter(self, value: str) -> None:
-        self.status_filter = value if value in ("all", "published", "unlisted", "draft", "removed") else "published"
+        self.status_filter = value if value in STATUS_FILTERS else "published"
         self.load()
 
     @rx.event
@@ -71,9 +74,12 @@ class ModerationState(rx.State):
         except service.CatalogError as exc:
             self.error = exc.message
             return
-        self.message = {"unpublish": "Unpublished", "remove": "Removed", "restore": "Restored to draft"}[
-            action
-        ] + f": {slug}"
+        self.message = {
+            "approve": "Approved and published",
+            "unpublish": "Unpublished",
+            "remove": "Removed",
+            "restore": "Restored to draft",
+        }[action] + f": {slug}"
         self.load()
 
 

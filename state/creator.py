@@ -17,6 +17,7 @@ from app.catalog import service
 from app.catalog.errors import AdapterRejectedError
 from app.catalog.intake import Upload
 from app.catalog.schemas import LICENSES, TASK_TYPES, AdapterDetail, AdapterMetadata, GenerationSettings
+from app.config import get_runtime_config
 from app.db import session_scope
 from app.models import Role
 from app.storage import get_storage
@@ -156,6 +157,7 @@ class CreatorUploadState(MetadataForm):
                     actor=actor,
                     metadata=AdapterMetadata(title=title[:120]),
                     base_model=self.base_model,
+                    config=get_runtime_config(),
                 )
 
         try:
@@ -200,14 +202,15 @@ class CreatorUploadState(MetadataForm):
             return
         try:
             with session_scope() as session:
-                detail = service.update_metadata(session, slug=self.slug, actor=actor, metadata=metadata)
+                config = get_runtime_config()
+                detail = service.update_metadata(session, slug=self.slug, actor=actor, metadata=metadata, config=config)
                 if publish:
-                    detail = service.publish(session, slug=self.slug, actor=actor)
+                    detail = service.publish(session, slug=self.slug, actor=actor, config=config)
         except service.CatalogError as exc:
             self.form_error = exc.message
             return
         self.status = detail.status
-        self.saved_message = "Published: it is in the catalog now." if publish else "Draft saved."
+        self.saved_message = SAVED_MESSAGES.get(detail.status, "Draft saved.") if publish else "Draft saved."
 
     @rx.event
     @requires(Role.creator)
@@ -218,6 +221,10 @@ class CreatorUploadState(MetadataForm):
     @requires(Role.creator)
     def publish(self) -> None:
         self._save(True)
+
+
+PENDING_MESSAGE = "Sent for review: a moderator publishes it once approved."
+SAVED_MESSAGES = {"published": "Published: it is in the catalog now.", "pending": PENDING_MESSAGE}
 
 
 def _title_from(names: list[str]) -> str:
@@ -264,15 +271,16 @@ class CreatorAdaptersState(rx.State):
             return
         try:
             with session_scope() as session:
-                service.set_status(session, slug=slug, actor=actor, status=status)
+                detail = service.set_status(session, slug=slug, actor=actor, status=status, config=get_runtime_config())
         except service.CatalogError as exc:
             self.message = exc.message
             return
         self.message = {
             "published": "Published.",
+            "pending": PENDING_MESSAGE,
             "unlisted": "Unlisted: only people with the link see it.",
             "draft": "Back to draft.",
-        }.get(status, "")
+        }.get(detail.status, "")
         self.load()
 
 
@@ -310,7 +318,9 @@ class EditAdapterState(MetadataForm):
             return
         try:
             with session_scope() as session:
-                service.update_metadata(session, slug=self.slug, actor=actor, metadata=metadata)
+                service.update_metadata(
+                    session, slug=self.slug, actor=actor, metadata=metadata, config=get_runtime_config()
+                )
         except service.CatalogError as exc:
             self.form_error = exc.message
             return
@@ -354,6 +364,7 @@ class EditAdapterState(MetadataForm):
                     storage=get_storage(),
                     actor=actor,
                     changelog=self.changelog,
+                    config=get_runtime_config(),
                 )
 
         try:
@@ -361,7 +372,9 @@ class EditAdapterState(MetadataForm):
         except (AdapterRejectedError, service.CatalogError) as exc:
             self.version_error = str(exc)
         else:
-            self.version_message = f"Version {detail.versions[0].number} added (rank {detail.rank})."
+            self.version_message = f"Version {detail.versions[0].number} added (rank {detail.rank})." + (
+                " " + PENDING_MESSAGE if detail.status == "pending" else ""
+            )
             self.changelog = ""
         finally:
             self.busy = False

@@ -38,7 +38,7 @@ LICENSES = (
 )
 SORTS = ("popular", "newest", "favourites")
 Sort = Literal["popular", "newest", "favourites"]
-StatusName = Literal["draft", "published", "unlisted", "removed"]
+StatusName = Literal["draft", "pending", "published", "unlisted", "removed"]
 MAX_TAGS = 10
 MAX_PROMPTS = 10
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")

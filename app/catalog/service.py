@@ -38,6 +38,7 @@ from app.catalog.schemas import (
     GenerationSettings,
 )
 from app.catalog.search import _card, search_text_for
+from app.config import RuntimeConfig
 from app.models import Adapter, AdapterFile, AdapterStatus, AdapterTag, AdapterVersion, Favourite, User
 from app.models.base import utcnow
 from app.settings import Settings
@@ -328,6 +329,32 @@ def create_draft(
     return get_adapter(session, adapter.slug, actor=actor)
 
 
+# --- run-time switches (app/config): maintenance, uploads on/off, moderation ---------------------
+#
+# The app's handlers pass the live RuntimeConfig; callers with fixed settings (the CLI, demo seeding,
+# tests of other rules) pass none and get no run-time switches.
+
+
+def _switches(config: RuntimeConfig | None) -> dict[str, object]:
+    return dict(config.values) if config is not None else {}
+
+
+def _check_writable(switches: dict[str, object]) -> None:
+    if switches.get("maintenance.enabled"):
+        message = str(switches.get("maintenance.message") or "")
+        raise CatalogError(f"The catalog is read-only during maintenance. {message}".strip())
+
+
+def _check_uploads_open(switches: dict[str, object], actor: Actor) -> None:
+    _check_writable(switches)
+    if switches.get("uploads.enabled") is False and not actor.is_admin:
+        raise ForbiddenError("Uploads are turned off for now. Try again later.")
+
+
+def _needs_review(switches: dict[str, object], actor: Actor) -> bool:
+    return bool(switches.get("moderation.required")) and not actor.is_admin
+
+
 def upload_adapter(
     session: Session,
     *,
@@ -339,10 +366,12 @@ def upload_adapter(
     settings: Settings | None = None,
     is_demo: bool = False,
     slug: str | None = None,
+    config: RuntimeConfig | None = None,
 ) -> AdapterDetail:
     """Check and convert the files (AdapterRejectedError says why not), then create the draft."""
     if not (actor.is_creator or actor.is_admin):
         raise ForbiddenError("only creators can upload adapters")
+    _check_uploads_open(_switches(config), actor)
     intake = ingest_adapter(uploads, storage=storage, base=spec_for(base_model), settings=settings)
     return create_draft(
         session,
@@ -365,9 +394,15 @@ def add_version(
     actor: Actor,
     changelog: str,
     settings: Settings | None = None,
+    config: RuntimeConfig | None = None,
 ) -> AdapterDetail:
-    """A new version of an existing adapter (the author only); its newest version is what chat loads."""
+    """A new version of an existing adapter (the author only); its newest version is what chat loads.
+
+    With moderation on, a creator's new version sends a visible adapter back to review.
+    """
+    switches = _switches(config)
     adapter = _owned(session, slug, actor)
+    _check_uploads_open(switches, actor)
     intake = ingest_adapter(uploads, storage=storage, base=spec_for(adapter.base_model), settings=settings)
     try:
         _refuse_duplicate(session, intake, actor)
@@ -383,6 +418,8 @@ def add_version(
         adapter.use_rslora = intake.use_rslora
         adapter.target_modules = list(intake.target_modules)
         adapter.updated_at = utcnow()
+        if adapter.status in PUBLIC_STATUSES and _needs_review(switches, actor):
+            adapter.status = AdapterStatus.pending.value
         session.add(adapter)
         caching.mark_changed(session)
         session.commit()
@@ -418,7 +455,10 @@ def _owned(session: Session, slug: str, actor: Actor) -> Adapter:
     return adapter
 
 
-def update_metadata(session: Session, *, slug: str, actor: Actor, metadata: AdapterMetadata) -> AdapterDetail:
+def update_metadata(
+    session: Session, *, slug: str, actor: Actor, metadata: AdapterMetadata, config: RuntimeConfig | None = None
+) -> AdapterDetail:
+    _check_writable(_switches(config))
     adapter = _owned(session, slug, actor)
     _apply_metadata(session, adapter, metadata, _author_name(session, adapter.author_id))
     session.add(adapter)
@@ -428,13 +468,28 @@ def update_metadata(session: Session, *, slug: str, actor: Actor, metadata: Adap
     return get_adapter(session, slug, actor=actor)
 
 
-def set_status(session: Session, *, slug: str, actor: Actor, status: str) -> AdapterDetail:
-    """The author publishes, unlists or takes back to draft; a moderator's reason is cleared on publish."""
-    if status not in (AdapterStatus.draft.value, AdapterStatus.published.value, AdapterStatus.unlisted.value):
+PUBLIC_STATUSES = (AdapterStatus.published.value, AdapterStatus.unlisted.value)
+
+
+def set_status(
+    session: Session, *, slug: str, actor: Actor, status: str, config: RuntimeConfig | None = None
+) -> AdapterDetail:
+    """The author publishes, unlists or takes back to draft; a moderator's reason is cleared on publish.
+
+    With moderation on, a creator's publish waits as `pending` until an admin approves it; an
+    approved adapter may move between published and unlisted without another review.
+    """
+    if status not in (AdapterStatus.draft.value, *PUBLIC_STATUSES):
         raise CatalogError(f"an author cannot set status '{status[:20]}'")
+    switches = _switches(config)
+    _check_writable(switches)
     adapter = _owned(session, slug, actor)
     if status == AdapterStatus.published.value and not adapter.title.strip():
         raise CatalogError("give the adapter a title before publishing it")
+    if status in PUBLIC_STATUSES and adapter.status not in PUBLIC_STATUSES and _needs_review(switches, actor):
+        if status == AdapterStatus.unlisted.value:
+            raise CatalogError("adapters are reviewed before they go out: publish it, and unlist it once approved")
+        status = AdapterStatus.pending.value
     adapter.status = status
     if status == AdapterStatus.published.value:
         adapter.published_at = adapter.published_at or utcnow()
@@ -446,8 +501,8 @@ def set_status(session: Session, *, slug: str, actor: Actor, status: str) -> Ada
     return get_adapter(session, slug, actor=actor)
 
 
-def publish(session: Session, *, slug: str, actor: Actor) -> AdapterDetail:
-    return set_status(session, slug=slug, actor=actor, status=AdapterStatus.published.value)
+def publish(session: Session, *, slug: str, actor: Actor, config: RuntimeConfig | None = None) -> AdapterDetail:
+    return set_status(session, slug=slug, actor=actor, status=AdapterStatus.published.value, config=config)
 
 
 def unpublish(session: Session, *, slug: str, actor: Actor) -> AdapterDetail:
@@ -458,13 +513,20 @@ MODERATION_ACTIONS = {"unpublish": AdapterStatus.draft.value, "remove": AdapterS
 
 
 def moderate(session: Session, *, slug: str, actor: Actor, action: str, reason: str) -> AdapterDetail:
-    """Admin: take an adapter off the catalog (back to draft) or remove it, with a reason its author sees."""
+    """Admin: approve a pending adapter, take one off the catalog (back to draft) or remove it, with a
+    reason its author sees."""
     if not actor.is_admin:
         raise ForbiddenError("only admins can moderate adapters")
     reason = (reason or "").strip()
     if action == "restore":
         adapter = _adapter(session, slug)
         adapter.status = AdapterStatus.draft.value
+    elif action == "approve":
+        adapter = _adapter(session, slug)
+        if adapter.status != AdapterStatus.pending.value:
+            raise CatalogError("only an adapter waiting for review can be approved")
+        adapter.status = AdapterStatus.published.value
+        adapter.published_at = adapter.published_at or utcnow()
     elif action in MODERATION_ACTIONS:
         if not reason:
             raise CatalogError("give a reason: the author sees it")

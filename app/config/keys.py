@@ -284,7 +284,7 @@ RUNTIME_KEYS: tuple[ConfigKey, ...] = (
         "moderation.required",
         "bool",
         False,
-        "A new adapter version stays hidden until a moderator approves it.",
+        "A creator's adapter (and each new version of it) waits as pending until an admin approves it.",
     ),
     _from_setting(
         "ratelimit.signin", "rate", "rate_limit_signin", "Sign-in attempts per client IP.", minimum=1, maximum=100_000

@@ -21,6 +21,7 @@ from app.models.base import utcnow
 
 class AdapterStatus(enum.StrEnum):
     draft = "draft"
+    pending = "pending"  # waiting for a moderator (run-time config moderation.required)
     published = "published"
     unlisted = "unlisted"
     removed = "removed"

@@ -6,7 +6,7 @@ import reflex as rx
 
 from components.catalog import base_model_uploader
 from components.shell import empty_state, page
-from state.admin_catalog import BaseModelsState, BaseRow, ModerationRow, ModerationState
+from state.admin_catalog import STATUS_FILTERS, BaseModelsState, BaseRow, ModerationRow, ModerationState
 
 
 def _admins_only() -> rx.Component:
@@ -37,6 +37,10 @@ def _moderation_row(row: ModerationRow) -> rx.Component:
         ),
         rx.table.cell(
             rx.hstack(
+                rx.cond(
+                    card.status == "pending",
+                    rx.button("Approve", size="1", color_scheme="green", on_click=s.moderate(card.slug, "approve")),
+                ),
                 rx.button("Unpublish", size="1", variant="soft", on_click=s.moderate(card.slug, "unpublish")),
                 rx.button(
                     "Remove", size="1", color_scheme="red", variant="soft", on_click=s.moderate(card.slug, "remove")
@@ -60,7 +64,7 @@ def moderation_page() -> rx.Component:
                 rx.hstack(
                     rx.text("Show", size="2"),
                     rx.select(
-                        ["published", "unlisted", "draft", "removed", "all"],
+                        list(STATUS_FILTERS),
                         value=s.status_filter,
                         on_change=s.set_status_filter,
                     ),

@@ -266,8 +266,19 @@ def _my_row(row: MyAdapterRow) -> rx.Component:
             rx.hstack(
                 rx.cond(
                     card.status != "published",
-                    rx.cond(
-                        card.status != "removed",
+                    rx.match(
+                        card.status,
+                        ("removed", rx.fragment()),
+                        (
+                            "pending",
+                            rx.button(
+                                "Withdraw",
+                                size="1",
+                                variant="soft",
+                                color_scheme="gray",
+                                on_click=s.set_status(card.slug, "draft"),
+                            ),
+                        ),
                         rx.button("Publish", size="1", on_click=s.set_status(card.slug, "published")),
                     ),
                     rx.button("Unlist", size="1", variant="soft", on_click=s.set_status(card.slug, "unlisted")),

@@ -255,3 +255,106 @@ def test_deleting_an_account_keeps_its_public_adapters(db, people, storage, sett
     with pytest.raises(service.NotFoundError):
         service.get_adapter(db, draft, actor=Actor(user_id=0, is_admin=True))
     assert catalog_rows(db)["adapter_version"] == 1
+
+
+# --- run-time switches: moderation, uploads on/off, maintenance ---------------------------------
+
+
+def _config(settings: Settings, db_engine):  # noqa: ANN001, ANN202
+    from app.config import RuntimeConfig
+
+    return RuntimeConfig(settings=settings, engine=db_engine, redis_url=None)
+
+
+def _listed(db) -> list[str]:  # noqa: ANN001
+    return [card.slug for card in search_adapters(db, SearchParams()).items]
+
+
+def test_moderation_holds_a_creators_publish_until_an_admin_approves(
+    db, db_engine, people, storage, settings, tmp_path, tiny
+) -> None:
+    from app.config import Actor as ConfigActor
+
+    ada, root = actor(people["ada"]), actor(people["root"], admin=True)
+    config = _config(settings, db_engine)
+    config.set("moderation.required", True, actor=ConfigActor("root@example.com"))
+    slug = _upload(db, storage, settings, tmp_path, tiny, ada, seed=40, title="Needs Review")
+
+    with pytest.raises(service.CatalogError, match="publish it, and unlist it once approved"):
+        service.set_status(db, slug=slug, actor=ada, status="unlisted", config=config)
+    assert service.publish(db, slug=slug, actor=ada, config=config).status == "pending"
+    assert slug not in _listed(db)
+    with pytest.raises(service.NotFoundError):  # nobody but the author and admins sees it
+        service.get_adapter(db, slug, actor=actor(people["bob"]))
+    assert [c.slug for c in service.adapters_for_moderation(db, status="pending")] == [slug]
+
+    assert service.moderate(db, slug=slug, actor=root, action="approve", reason="").status == "published"
+    assert slug in _listed(db)
+    # Approved: the author may unlist and re-publish without another review ...
+    assert service.set_status(db, slug=slug, actor=ada, status="unlisted", config=config).status == "unlisted"
+    assert service.publish(db, slug=slug, actor=ada, config=config).status == "published"
+    # ... but a new version goes back to review.
+    detail = service.add_version(
+        db, slug=slug, uploads=_peft(tmp_path, tiny, seed=41), storage=storage, actor=ada, changelog="v2",
+        settings=settings, config=config,
+    )  # fmt: skip
+    assert detail.status == "pending" and slug not in _listed(db)
+    with pytest.raises(service.CatalogError, match="only an adapter waiting for review"):
+        service.moderate(db, slug=_upload(db, storage, settings, tmp_path, tiny, ada, seed=42), actor=root,
+                         action="approve", reason="")  # fmt: skip
+
+    config.set("moderation.required", False, actor=ConfigActor("root@example.com"))
+    other = _upload(db, storage, settings, tmp_path, tiny, ada, seed=43, title="No Review")
+    assert service.publish(db, slug=other, actor=ada, config=config).status == "published"
+
+
+def test_admins_publish_without_review(db, db_engine, people, storage, settings, tmp_path, tiny) -> None:
+    from app.config import Actor as ConfigActor
+
+    root = actor(people["root"], admin=True)
+    config = _config(settings, db_engine)
+    config.set("moderation.required", True, actor=ConfigActor("root@example.com"))
+    slug = _upload(db, storage, settings, tmp_path, tiny, root, seed=44, title="Staff Pick")
+    assert service.publish(db, slug=slug, actor=root, config=config).status == "published"
+
+
+def test_uploads_off_refuses_creators_and_stores_nothing(
+    db, db_engine, people, storage, settings, tmp_path, tiny
+) -> None:
+    from app.config import Actor as ConfigActor
+
+    ada, root = actor(people["ada"]), actor(people["root"], admin=True)
+    config = _config(settings, db_engine)
+    slug = _upload(db, storage, settings, tmp_path, tiny, ada, seed=45)
+    config.set("uploads.enabled", False, actor=ConfigActor("root@example.com"))
+    rows, files = catalog_rows(db), files_left(storage)
+    with pytest.raises(service.ForbiddenError, match="Uploads are turned off for now"):
+        service.upload_adapter(
+            db, uploads=_peft(tmp_path, tiny, seed=46), storage=storage, actor=ada,
+            metadata=AdapterMetadata(title="Late"), base_model="tiny-gemma2", settings=settings, config=config,
+        )  # fmt: skip
+    with pytest.raises(service.ForbiddenError, match="Uploads are turned off for now"):
+        service.add_version(
+            db, slug=slug, uploads=_peft(tmp_path, tiny, seed=47), storage=storage, actor=ada, changelog="x",
+            settings=settings, config=config,
+        )  # fmt: skip
+    assert catalog_rows(db) == rows and files_left(storage) == files
+    service.upload_adapter(  # admins still may (e.g. to seed the catalog while creators wait)
+        db, uploads=_peft(tmp_path, tiny, seed=48), storage=storage, actor=root,
+        metadata=AdapterMetadata(title="Staff"), base_model="tiny-gemma2", settings=settings, config=config,
+    )  # fmt: skip
+
+
+def test_maintenance_makes_the_catalog_read_only(db, db_engine, people, storage, settings, tmp_path, tiny) -> None:
+    from app.config import Actor as ConfigActor
+
+    ada = actor(people["ada"])
+    config = _config(settings, db_engine)
+    slug = _upload(db, storage, settings, tmp_path, tiny, ada, seed=49, title="Frozen")
+    config.set("maintenance.enabled", True, actor=ConfigActor("root@example.com"))
+    config.set("maintenance.message", "Back at 10:00 UTC.", actor=ConfigActor("root@example.com"))
+    with pytest.raises(service.CatalogError, match="read-only during maintenance. Back at 10:00 UTC."):
+        service.publish(db, slug=slug, actor=ada, config=config)
+    with pytest.raises(service.CatalogError, match="read-only during maintenance"):
+        service.update_metadata(db, slug=slug, actor=ada, metadata=AdapterMetadata(title="Thawed"), config=config)
+    assert service.get_adapter(db, slug, actor=ada).status == "draft"
