@@ -7,6 +7,7 @@ import hashlib
 import re
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Browser, expect
 from sqlmodel import Session
 
@@ -16,6 +17,7 @@ from app.catalog.schemas import Actor, AdapterMetadata
 from app.catalog.synthetic import random_factors, write_peft_adapter
 from app.db import engine_for
 from app.mediapipe_format import build_tiny_base
+from app.models import User
 from app.storage import LocalStorage
 from tests.catalog.test_creator_browser import TIMEOUT, sign_in
 from tests.support.auth import make_user
@@ -83,3 +85,51 @@ def test_admin_removes_an_adapter_and_its_author_sees_why(app_server, people, br
         "Lyrics copied from a copyrighted song", timeout=TIMEOUT
     )
     expect(author).to_have_url(re.compile(re.escape(people["slug"]) + "$"))
+
+
+def test_with_moderation_on_a_publish_waits_for_an_admins_approval(
+    app_server, people, browser: Browser, tiny, tmp_path
+) -> None:  # noqa: ANN001, E501
+    from app.config import Actor as ConfigActor
+    from app.config import RuntimeConfig
+    from app.settings import load_settings
+
+    engine = engine_for(f"sqlite:///{app_server.data_dir / 'lorastudio.db'}")
+    config = RuntimeConfig(settings=load_settings(data_dir=app_server.data_dir), engine=engine, redis_url=None)
+    config_actor = ConfigActor("admin@example.test")
+    config_file, weights = write_peft_adapter(
+        tmp_path / "peft", random_factors(tiny, rank=4, seed=4343), rank=4, alpha=4,
+        base_model_name="lorastudio/tiny-gemma2",
+    )  # fmt: skip
+    with Session(engine, expire_on_commit=False) as db, open(config_file, "rb") as c, open(weights, "rb") as w:
+        author = db.exec(sa.select(User).where(User.email == people["author"])).scalars().one()
+        slug = service.upload_adapter(
+            db, uploads=[Upload(config_file.name, c), Upload(weights.name, w)],
+            storage=LocalStorage(app_server.data_dir / "files"), actor=Actor.from_role(author.id, "creator"),
+            metadata=AdapterMetadata(title="Reviewed tune"), base_model="tiny-gemma2",
+        ).slug  # fmt: skip
+    config.set("moderation.required", True, actor=config_actor)
+    try:
+        page = browser.new_page()
+        sign_in(page, app_server.url, people["author"], "/creator/adapters")
+        row = page.get_by_role("row").filter(has_text="Reviewed tune")
+        # The app's workers notice the override within two seconds (no Redis here); leave room under load.
+        expect(row.get_by_role("button", name="Publish")).to_be_visible(timeout=TIMEOUT)
+        page.wait_for_timeout(4000)
+        row.get_by_role("button", name="Publish").click()
+        expect(page.get_by_text("Sent for review")).to_be_visible(timeout=TIMEOUT)
+        expect(row.get_by_role("button", name="Withdraw")).to_be_visible(timeout=TIMEOUT)
+        assert slug not in page.request.get(f"{app_server.url}/api/v1/adapters?q=Reviewed").text()
+
+        admin = browser.new_page()
+        sign_in(admin, app_server.url, people["admin"], "/admin/catalog")
+        admin.get_by_role("combobox").first.click()
+        admin.get_by_role("option", name="pending").click()
+        pending = admin.get_by_role("row").filter(has_text="Reviewed tune")
+        pending.get_by_role("button", name="Approve").click()
+        expect(admin.get_by_text(f"Approved and published: {slug}")).to_be_visible(timeout=TIMEOUT)
+        visitor = browser.new_page()
+        visitor.goto(f"{app_server.url}/adapters/{slug}")
+        expect(visitor.get_by_role("heading", name="Reviewed tune")).to_be_visible(timeout=TIMEOUT)
+    finally:
+        config.reset("moderation.required", actor=config_actor)
