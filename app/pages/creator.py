@@ -254,6 +254,12 @@ def upload_page() -> rx.Component:
     )
 
 
+def _to_draft_button(label: str, slug: rx.Var) -> rx.Component:
+    return rx.button(
+        label, size="1", variant="soft", color_scheme="gray", on_click=CreatorAdaptersState.set_status(slug, "draft")
+    )
+
+
 def _my_row(row: MyAdapterRow) -> rx.Component:
     card = row.card
     s = CreatorAdaptersState
@@ -269,29 +275,14 @@ def _my_row(row: MyAdapterRow) -> rx.Component:
                     rx.match(
                         card.status,
                         ("removed", rx.fragment()),
-                        (
-                            "pending",
-                            rx.button(
-                                "Withdraw",
-                                size="1",
-                                variant="soft",
-                                color_scheme="gray",
-                                on_click=s.set_status(card.slug, "draft"),
-                            ),
-                        ),
+                        ("pending", _to_draft_button("Withdraw", card.slug)),
                         rx.button("Publish", size="1", on_click=s.set_status(card.slug, "published")),
                     ),
                     rx.button("Unlist", size="1", variant="soft", on_click=s.set_status(card.slug, "unlisted")),
                 ),
                 rx.cond(
                     (card.status == "published") | (card.status == "unlisted"),
-                    rx.button(
-                        "Unpublish",
-                        size="1",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=s.set_status(card.slug, "draft"),
-                    ),
+                    _to_draft_button("Unpublish", card.slug),
                 ),
                 rx.cond(
                     card.status != "removed",
