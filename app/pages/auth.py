@@ -48,6 +48,19 @@ def _provider_buttons() -> rx.Component:
     )
 
 
+def _email_field(autocomplete: str) -> rx.Component:
+    return field(
+        "Email",
+        name="email",
+        type_="email",
+        autocomplete=autocomplete,
+        required=True,
+        auto_focus=True,
+        max_length=254,
+        invalid=AuthFormState.error_field == "email",
+    )
+
+
 def signin() -> rx.Component:
     return page(
         auth_card(
@@ -55,16 +68,7 @@ def signin() -> rx.Component:
             message_callouts(AuthFormState.error, AuthFormState.notice),
             auth_form(
                 hidden("next", AuthFormState.next_path),
-                field(
-                    "Email",
-                    name="email",
-                    type_="email",
-                    autocomplete="username",
-                    required=True,
-                    auto_focus=True,
-                    max_length=254,
-                    invalid=AuthFormState.error_field == "email",
-                ),
+                _email_field("username"),
                 field(
                     "Password",
                     name="password",
@@ -102,16 +106,7 @@ def signup() -> rx.Component:
         message_callouts(AuthFormState.error, AuthFormState.notice),
         auth_form(
             hidden("next", AuthFormState.next_path),
-            field(
-                "Email",
-                name="email",
-                type_="email",
-                autocomplete="email",
-                required=True,
-                auto_focus=True,
-                max_length=254,
-                invalid=AuthFormState.error_field == "email",
-            ),
+            _email_field("email"),
             field(
                 "Name",
                 name="display_name",
