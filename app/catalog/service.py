@@ -468,9 +468,6 @@ def update_metadata(
     return get_adapter(session, slug, actor=actor)
 
 
-PUBLIC_STATUSES = (AdapterStatus.published.value, AdapterStatus.unlisted.value)
-
-
 def set_status(
     session: Session, *, slug: str, actor: Actor, status: str, config: RuntimeConfig | None = None
 ) -> AdapterDetail:
