@@ -45,7 +45,34 @@ async def on_startup() -> AsyncIterator[None]:
     except Exception:  # the app is useful without them; the self-test page then reports a 404
         log.exception("could not generate the demo models for the self-test page")
     await anyio.to_thread.run_sync(seed_on_start)
-    yield
+    sweeper = asyncio.create_task(_sweep_storage_every(SWEEP_EVERY_S))
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+
+
+SWEEP_EVERY_S = 6 * 3600
+
+
+async def _sweep_storage_every(interval_s: float) -> None:
+    """Unreferenced stored files (a deleted account's drafts, ...) go within a day: at start, then
+    every few hours. Idempotent, so every worker may run it."""
+    from app.catalog.sweep import sweep_unreferenced
+    from app.db import session_scope
+
+    def sweep() -> None:
+        with session_scope() as session:
+            report = sweep_unreferenced(session, storage=get_storage())
+        if report.removed:
+            log.info("removed %d unreferenced stored file(s), %d bytes", len(report.removed), report.bytes_freed)
+
+    while True:
+        try:
+            await asyncio.to_thread(sweep)
+        except Exception:  # storage or database briefly away: try again next time
+            log.warning("storage sweep failed; trying again later", exc_info=True)
+        await asyncio.sleep(interval_s)
 
 
 def ensure_first_admin() -> None:

@@ -1,10 +1,11 @@
-"""Command line: ``python -m app.catalog {check,convert,factorization,seed-demo,register-base}``.
+"""Command line: ``python -m app.catalog {check,convert,factorization,seed-demo,register-base,sweep-storage}``.
 
 check: run the catalog's upload checks on files (a PEFT pair, a zip or a .bin) without storing.
 convert: PEFT adapter -> MediaPipe LoRA .bin. factorization: write the tiny base and the adapters
 of the in-browser layout check (mediapipe-web.md §8.4). seed-demo: add the demo adapters (tiny
 model family) to the configured database and storage. register-base: register a base model file
 from a path or a URL + sha256 (the operator's shell is trusted: no import-folder restriction).
+sweep-storage: delete stored files nothing refers to any more (the app also does it at start-up).
 """
 
 from __future__ import annotations
@@ -51,9 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     reg.add_argument("--title", required=True, help="what people see, e.g. 'Gemma2 2B IT (int8, GPU)'")
     reg.add_argument("--architecture", default="gemma2-2b", choices=["gemma2-2b", "tiny-gemma2"])
     reg.add_argument("--license-note", default="", help="e.g. 'Gemma Terms of Use, accepted by the operator'")
+    sweep = sub.add_parser("sweep-storage", help="delete stored files no adapter or base model refers to")
+    sweep.add_argument("--grace-hours", type=float, default=24.0, help="keep files written more recently (24)")
+    sweep.add_argument("--dry-run", action="store_true", help="list what would go; delete nothing")
     args = parser.parse_args(argv)
 
-    if args.command in ("seed-demo", "register-base"):
+    if args.command in ("seed-demo", "register-base", "sweep-storage"):
         return _catalog_command(args)
 
     if args.command == "factorization":
@@ -104,15 +108,28 @@ def _catalog_command(args: argparse.Namespace) -> int:
     from app.catalog import registry
     from app.catalog.demo import seed_demo_catalog
     from app.catalog.schemas import Actor
-    from app.db import session_scope
+    from app.db import migrate, session_scope
     from app.storage import get_storage
 
+    migrate()  # a fresh install: the tables exist before the first command
     storage = get_storage()
     with session_scope() as session:
         if args.command == "seed-demo":
             created = seed_demo_catalog(session, storage=storage)
             print(
                 f"seeded {len(created)} demo adapter(s)" + (f": {', '.join(created)}" if created else " (all present)")
+            )
+            return 0
+        if args.command == "sweep-storage":
+            from app.catalog.sweep import sweep_unreferenced
+
+            report = sweep_unreferenced(session, storage=storage, grace_s=args.grace_hours * 3600, dry_run=args.dry_run)
+            verb = "would remove" if args.dry_run else "removed"
+            for key in report.removed:
+                print(f"{verb} {key}")
+            print(
+                f"{verb} {len(report.removed)} unreferenced file(s), {report.bytes_freed:,} bytes; "
+                f"{report.in_use} in use, {report.too_young} newer than {args.grace_hours:g} h"
             )
             return 0
         operator = Actor(user_id=0, is_admin=True)

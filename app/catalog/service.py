@@ -614,8 +614,8 @@ def record_download(session: Session, *, slug: str, client: str, actor: Actor | 
 @on_account_deleted
 def hand_over_adapters(session: Session, user: User, placeholder: User) -> None:
     """Account deletion: published and unlisted adapters stay (people rely on them) under the
-    shared "Deleted user"; drafts and removed ones go with the account (rows cascade; stored
-    files are left for a storage sweep)."""
+    shared "Deleted user"; drafts and removed ones go with the account (rows cascade; their
+    stored files go with the next storage sweep, app/catalog/sweep.py, at the latest a day on)."""
     for adapter in session.exec(select(Adapter).where(Adapter.author_id == user.id)).all():
         if adapter.status in PUBLIC_STATUSES:
             adapter.author_id = placeholder.id or 0

@@ -73,6 +73,8 @@ class StoredObject:
 class ObjectStat:
     key: str
     size: int
+    modified: float = 0.0
+    """Seconds since the epoch of the last write, or of the last commit of the same bytes again."""
 
 
 class _Readable(Protocol):

@@ -33,6 +33,10 @@ class LocalStorage(Storage):
     def _commit(self, staged: StagedFile) -> bool:
         final = self.path_for(staged.sha256)
         if final.is_file():
+            # The same bytes again: mark the file as in use, so a sweep of unreferenced files
+            # (app/catalog/sweep.py) leaves it alone while the new reference is written.
+            with contextlib.suppress(OSError):
+                os.utime(final)
             return False
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(staged.path, 0o644)
@@ -52,7 +56,7 @@ class LocalStorage(Storage):
             st = self.path_for(key).stat()
         except FileNotFoundError:
             raise ObjectNotFoundError(f"no stored file {key}") from None
-        return ObjectStat(key=key, size=st.st_size)
+        return ObjectStat(key=key, size=st.st_size, modified=st.st_mtime)
 
     def delete(self, key: str) -> bool:
         path = self.path_for(key)

@@ -56,6 +56,16 @@ def make_user(db, *, email: str, name: str, role: str = "creator"):  # noqa: ANN
     return user
 
 
+@pytest.fixture
+def people(db):  # noqa: ANN001, ANN201
+    """Two creators and an admin."""
+    return {
+        "ada": make_user(db, email="ada@example.com", name="Ada Lovelace"),
+        "bob": make_user(db, email="bob@example.com", name="Bob Builder"),
+        "root": make_user(db, email="root@example.com", name="Admin", role="admin"),
+    }
+
+
 def catalog_rows(db) -> dict[str, int]:  # noqa: ANN001
     """Row counts of every catalog table (for 'nothing half-written' checks)."""
     import sqlalchemy as sa

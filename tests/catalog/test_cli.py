@@ -25,3 +25,37 @@ def test_check_and_convert(tmp_path: Path, tiny, capsys: pytest.CaptureFixture[s
     assert (tmp_path / "x.bin").stat().st_size >= 1024 * 1024
     assert main(["check", str(config), str(weights)]) == 1  # not a Gemma2-2b adapter
     assert "rejected: the adapter was trained on 'lorastudio/tiny-gemma2', not Gemma2-2b" in capsys.readouterr().err
+
+
+def test_sweep_storage_lists_then_removes_only_unreferenced_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import time
+
+    from tests.support.auth import reset_caches
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("STORAGE_BACKEND", "local")
+    monkeypatch.delenv("STORAGE_DIR", raising=False)
+    reset_caches()
+    try:
+        from app.storage import get_storage
+
+        storage = get_storage()
+        orphan = storage.put_stream(iter([b"nobody refers to me"]))
+        fresh = storage.put_stream(iter([b"written a moment ago"]))
+        old = time.time() - 3 * 24 * 3600
+        os.utime(storage.path_for(orphan.key), (old, old))
+
+        assert main(["sweep-storage", "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert f"would remove {orphan.key}" in out and "would remove 1 unreferenced file(s), 19 bytes" in out
+        assert storage.exists(orphan.key)
+        assert main(["sweep-storage"]) == 0
+        assert "removed 1 unreferenced file(s), 19 bytes; 0 in use, 1 newer than 24 h" in capsys.readouterr().out
+        assert not storage.exists(orphan.key) and storage.exists(fresh.key)
+    finally:
+        monkeypatch.undo()
+        reset_caches()

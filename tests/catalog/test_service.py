@@ -16,7 +16,7 @@ from app.catalog.synthetic import random_factors, write_peft_adapter
 from app.models import Adapter
 from app.settings import Settings
 from app.storage import LocalStorage
-from tests.catalog.conftest import catalog_rows, files_left, make_user
+from tests.catalog.conftest import catalog_rows, files_left
 
 
 def _peft(tmp: Path, tiny, *, seed: int, rank: int = 4) -> list[Upload]:
@@ -39,15 +39,6 @@ def _upload(db, storage, settings, tmp_path, tiny, actor, *, seed: int, rank: in
         settings=settings,
     )
     return detail.slug
-
-
-@pytest.fixture
-def people(db):  # noqa: ANN001
-    return {
-        "ada": make_user(db, email="ada@example.com", name="Ada Lovelace"),
-        "bob": make_user(db, email="bob@example.com", name="Bob Builder"),
-        "root": make_user(db, email="root@example.com", name="Admin", role="admin"),
-    }
 
 
 def actor(user, admin: bool = False) -> Actor:  # noqa: ANN001

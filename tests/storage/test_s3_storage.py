@@ -229,3 +229,17 @@ def test_api_file_urls_are_presigned_or_cdn(s3: S3Storage, monkeypatch: pytest.M
     settings_module.get_settings.cache_clear()
     files = TestClient(build_api()).get("/api/v1/adapters/demo-tiny-attention-r4/files").json()["files"]
     assert {f["url"] for f in files} == {f"https://cdn.example.test/{s3.object_name(f['sha256'])}" for f in files}
+
+
+def test_committing_the_same_bytes_again_refreshes_the_objects_time(s3: S3Storage) -> None:
+    """What the storage sweep (app/catalog/sweep.py) relies on to leave a file alone that is in use again."""
+    data = b"the same adapter" * 100
+    first = s3.put_stream(iter([data]))
+    before = s3.stat(first.key).modified
+    assert abs(before - time.time()) < 120
+    time.sleep(1.1)  # LastModified has whole seconds
+    again = s3.put_stream(iter([data]))
+    assert not again.created
+    assert s3.stat(first.key).modified > before
+    head = s3.client.head_object(Bucket=s3.bucket, Key=s3.object_name(first.key))
+    assert head["CacheControl"] == "public, max-age=31536000, immutable" and head["Metadata"] == {"sha256": first.key}
