@@ -353,9 +353,51 @@ def hourly(session: Session, *, start: datetime, end: datetime) -> list[HourlyPo
 class PerformanceFact:
     adapter_id: str
     gpu_vendor: str
-    samples: int
+    samples: int  # generations with a decode speed
+    sessions: int  # distinct chat sessions, counted per day and summed over the days
     median_decode_tps: float
     days: int
+
+
+def performance_facts(
+    session: Session,
+    *,
+    adapter_id: str,
+    min_samples: int,
+    min_sessions: int = 1,
+    days: int = 30,
+    today: date | None = None,
+) -> list[PerformanceFact]:
+    """ "Typical speed on devices like yours", for every GPU vendor at once (one query): median
+    decode tokens/s for this adapter over the last `days` days, only for vendors with at least
+    `min_samples` generations from at least `min_sessions` distinct chat sessions, so a figure
+    never describes one person's machine. Sorted by samples, most first."""
+    start, end = DateRange.last_days(days, today=today).bounds
+    keys = [rollups.adapter_gpu_key(adapter_id, vendor.value) for vendor in GpuVendor]
+    query = sa.select(R.c.dim_key, R.c.metric, R.c.count, R.c.decode_hist).where(
+        *_where("d", rollups.DIM_ADAPTER_GPU, start, end, keys),
+        R.c.metric.in_([GENERATION, rollups.ACTIVE_SESSIONS]),
+    )
+    sessions: dict[str, int] = defaultdict(int)
+    groups: list[str] = []
+    blobs: list[bytes | None] = []
+    for key, metric, count, decode in session.execute(query):
+        vendor = key.rpartition("|")[2]
+        if metric == rollups.ACTIVE_SESSIONS:
+            sessions[vendor] += int(count)
+        else:
+            groups.append(vendor)
+            blobs.append(decode)
+    samples: dict[str, int] = defaultdict(int)
+    for vendor, blob in zip(groups, blobs):
+        samples[vendor] += sketch.total(blob)
+    medians = sketch.grouped_quantiles(groups, blobs, (0.5,))
+    out = [
+        PerformanceFact(adapter_id, vendor, samples[vendor], sessions[vendor], medians[vendor][0], days)  # type: ignore[arg-type]
+        for vendor in samples
+        if samples[vendor] >= min_samples and sessions[vendor] >= min_sessions and medians[vendor][0] is not None
+    ]
+    return sorted(out, key=lambda fact: (-fact.samples, fact.gpu_vendor))
 
 
 def performance_fact(
@@ -364,23 +406,15 @@ def performance_fact(
     adapter_id: str,
     gpu_vendor: str,
     min_samples: int,
+    min_sessions: int = 1,
     days: int = 30,
     today: date | None = None,
 ) -> PerformanceFact | None:
-    """ "Typical speed on devices like yours": median decode tokens/s for this adapter on this GPU
-    vendor over the last `days` days, or None while there are fewer than `min_samples` samples."""
-    start, end = DateRange.last_days(days, today=today).bounds
-    key = rollups.adapter_gpu_key(adapter_id, gpu_vendor)
-    query = sa.select(R.c.decode_hist).where(
-        *_where("d", rollups.DIM_ADAPTER_GPU, start, end, [key]), R.c.metric == GENERATION
+    """One vendor's figure from `performance_facts`, or None while there is not enough data."""
+    facts = performance_facts(
+        session, adapter_id=adapter_id, min_samples=min_samples, min_sessions=min_sessions, days=days, today=today
     )
-    merged = sketch.merge(session.execute(query).scalars())
-    samples = sketch.total(merged)
-    if samples < min_samples:
-        return None
-    median = sketch.quantile(merged, 0.5)
-    assert median is not None
-    return PerformanceFact(adapter_id, gpu_vendor, samples, median, days)
+    return next((fact for fact in facts if fact.gpu_vendor == gpu_vendor), None)
 
 
 # -- CSV ---------------------------------------------------------------------------------------

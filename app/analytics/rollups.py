@@ -193,11 +193,9 @@ def compute(rows: Sequence[dict[str, Any]]) -> Batch:
         extra_counts.update(ids[1])
         session, user = row.get("session_id"), row.get("user_id")
         for dim, dim_key in dimensions(kind, adapter, vendor):
-            if dim == DIM_ADAPTER_GPU:
-                continue
-            if session:
+            if session:  # adapter x vendor: distinct chat sessions, the public fact's k-anonymity floor
                 seen.add((day, dim, dim_key, "s", session))
-            if user is not None:
+            if user is not None and dim != DIM_ADAPTER_GPU:
                 seen.add((day, dim, dim_key, "u", str(user)))
 
     keys = list(key_index)
