@@ -73,6 +73,34 @@ class ConflictError(CatalogError):
     status_code = 409
 
 
+# --- analytics (server events; never fail or delay the catalog action) --------------------------
+
+
+def _note(session: Session, event: dict, actor: Actor | None) -> None:
+    """Record an upload/publish event after the catalog's own commit (app.analytics)."""
+    from app.analytics.lifecycle import note_server_event  # analytics imports the catalog models
+
+    note_server_event(event, user_id=actor.user_id if actor else None, engine=session.get_bind())  # type: ignore[arg-type]
+
+
+def _upload_format(uploads: Sequence[Upload]) -> str:
+    """For a rejected upload: what it looked like (one .bin is a MediaPipe LoRA, the rest PEFT)."""
+    return "mediapipe" if len(uploads) == 1 and uploads[0].filename.lower().endswith(".bin") else "peft"
+
+
+def _uploaded_bytes(intake: IntakeResult) -> int:
+    sources = [f.size for f in intake.files if f.role != "mediapipe-lora"]
+    return sum(sources) if intake.source_format == "peft" and sources else intake.lora_file.size
+
+
+def _note_upload(session: Session, actor: Actor, *, uploads: Sequence[Upload], intake: IntakeResult | None) -> None:
+    if intake is None:
+        event = {"type": "upload", "format": _upload_format(uploads), "outcome": "rejected", "bytes": 0}
+    else:
+        event = {"type": "upload", "format": intake.source_format, "outcome": "ok", "bytes": _uploaded_bytes(intake)}
+    _note(session, event, actor)
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 
@@ -343,8 +371,12 @@ def upload_adapter(
     """Check and convert the files (AdapterRejectedError says why not), then create the draft."""
     if not (actor.is_creator or actor.is_admin):
         raise ForbiddenError("only creators can upload adapters")
-    intake = ingest_adapter(uploads, storage=storage, base=spec_for(base_model), settings=settings)
-    return create_draft(
+    try:
+        intake = ingest_adapter(uploads, storage=storage, base=spec_for(base_model), settings=settings)
+    except AdapterRejectedError:
+        _note_upload(session, actor, uploads=uploads, intake=None)
+        raise
+    detail = create_draft(
         session,
         intake=intake,
         storage=storage,
@@ -354,6 +386,8 @@ def upload_adapter(
         is_demo=is_demo,
         slug=slug,
     )
+    _note_upload(session, actor, uploads=uploads, intake=intake)
+    return detail
 
 
 def add_version(
@@ -368,7 +402,12 @@ def add_version(
 ) -> AdapterDetail:
     """A new version of an existing adapter (the author only); its newest version is what chat loads."""
     adapter = _owned(session, slug, actor)
-    intake = ingest_adapter(uploads, storage=storage, base=spec_for(adapter.base_model), settings=settings)
+    try:
+        intake = ingest_adapter(uploads, storage=storage, base=spec_for(adapter.base_model), settings=settings)
+    except AdapterRejectedError:
+        session.rollback()  # end the read transaction before the event is written
+        _note_upload(session, actor, uploads=uploads, intake=None)
+        raise
     try:
         _refuse_duplicate(session, intake, actor)
         number = (
@@ -390,6 +429,7 @@ def add_version(
         session.rollback()
         intake.rollback(storage)
         raise
+    _note_upload(session, actor, uploads=uploads, intake=intake)
     return get_adapter(session, slug, actor=actor)
 
 
@@ -435,6 +475,7 @@ def set_status(session: Session, *, slug: str, actor: Actor, status: str) -> Ada
     adapter = _owned(session, slug, actor)
     if status == AdapterStatus.published.value and not adapter.title.strip():
         raise CatalogError("give the adapter a title before publishing it")
+    newly_published = status == AdapterStatus.published.value and adapter.status != status
     adapter.status = status
     if status == AdapterStatus.published.value:
         adapter.published_at = adapter.published_at or utcnow()
@@ -443,6 +484,8 @@ def set_status(session: Session, *, slug: str, actor: Actor, status: str) -> Ada
     session.add(adapter)
     caching.mark_changed(session)
     session.commit()
+    if newly_published:
+        _note(session, {"type": "publish", "adapter_id": slug}, actor)
     return get_adapter(session, slug, actor=actor)
 
 
