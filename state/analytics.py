@@ -85,7 +85,8 @@ class AnalyticsView(SessionState):
     def _dashboard(self, viewer: wiring.Viewer) -> queries.Dashboard:
         with session_scope() as session:
             adapter_ids = self._adapter_ids(viewer)
-            return queries.dashboard(session, date_range=self._range(), adapter_ids=adapter_ids)
+            creator_id = None if adapter_ids is None else viewer.user_id
+            return queries.dashboard(session, date_range=self._range(), adapter_ids=adapter_ids, creator_id=creator_id)
 
     def _reload(self, viewer: wiring.Viewer) -> None:
         board = self._dashboard(viewer)

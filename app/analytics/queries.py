@@ -26,6 +26,7 @@ R = AnalyticsRollup.__table__
 GENERATION = "generation_finished"
 OPERATIONS = ("model_download", "engine_init", "lora_load", GENERATION)
 MAX_RANGE_DAYS = 400
+ACTIVE_METRICS = (rollups.ACTIVE_USERS, rollups.ACTIVE_SESSIONS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,18 +129,24 @@ def _as_date(bucket: datetime) -> date:
 
 
 def _daily_counts(
-    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None
+    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None, creator_id: int | None = None
 ) -> dict[tuple[date, str], int]:
-    """Every metric's count per day for the scope: one query behind activity, errors and gaps."""
+    """Every metric's count per day for the scope: one query behind activity, errors and gaps.
+
+    With `creator_id`, active users/sessions come from the creator's own distinct counters (a
+    person using two of their adapters counts once) instead of the per-adapter sums."""
     dim, keys = _scope(adapter_ids)
     if keys == []:
         return {}
     start, end = date_range.bounds
-    query = (
-        sa.select(R.c.bucket, R.c.metric, sa.func.sum(R.c.count))
-        .where(*_where("d", dim, start, end, keys))
-        .group_by(R.c.bucket, R.c.metric)
-    )
+    where: Any = sa.and_(*_where("d", dim, start, end, keys))
+    if keys is not None and creator_id is not None:
+        active = R.c.metric.in_(ACTIVE_METRICS)
+        where = sa.or_(
+            sa.and_(where, ~active),
+            sa.and_(*_where("d", rollups.DIM_CREATOR, start, end, [str(creator_id)]), active),
+        )
+    query = sa.select(R.c.bucket, R.c.metric, sa.func.sum(R.c.count)).where(where).group_by(R.c.bucket, R.c.metric)
     return {(_as_date(bucket), metric): int(total) for bucket, metric, total in session.execute(query)}
 
 
@@ -191,14 +198,19 @@ def _gaps(totals: dict[str, int]) -> tuple[list[CapabilityGap], int]:
 
 
 def activity(
-    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None
+    session: Session,
+    *,
+    date_range: DateRange,
+    adapter_ids: Sequence[str] | None = None,
+    creator_id: int | None = None,
 ) -> list[DailyActivity]:
     """Per day: active users and sessions, chats, model loads, page views, errors.
 
-    For a set of adapters, active users/sessions are summed per adapter (someone using two of
-    them counts twice); the whole-site figures are exact distinct counts.
+    Whole site and a creator's view (`creator_id` with their `adapter_ids`): exact distinct
+    counts. For a bare set of adapters, active users/sessions are summed per adapter.
     """
-    return _activity(_daily_counts(session, date_range=date_range, adapter_ids=adapter_ids), date_range)
+    counts = _daily_counts(session, date_range=date_range, adapter_ids=adapter_ids, creator_id=creator_id)
+    return _activity(counts, date_range)
 
 
 def error_rates(
@@ -301,10 +313,16 @@ def performance_by_gpu(
 
 
 def dashboard(
-    session: Session, *, date_range: DateRange, adapter_ids: Sequence[str] | None = None, top: int = 10
+    session: Session,
+    *,
+    date_range: DateRange,
+    adapter_ids: Sequence[str] | None = None,
+    creator_id: int | None = None,
+    top: int = 10,
 ) -> Dashboard:
-    """Everything the admin dashboard (adapter_ids=None) or a creator's view shows, in four queries."""
-    counts = _daily_counts(session, date_range=date_range, adapter_ids=adapter_ids)
+    """Everything the admin dashboard (adapter_ids=None) or a creator's view (their adapter_ids
+    and creator_id) shows, in four queries."""
+    counts = _daily_counts(session, date_range=date_range, adapter_ids=adapter_ids, creator_id=creator_id)
     totals = _totals(counts)
     gaps, checks = _gaps(totals)
     return Dashboard(

@@ -374,7 +374,8 @@ def upload_adapter(
     try:
         intake = ingest_adapter(uploads, storage=storage, base=spec_for(base_model), settings=settings)
     except AdapterRejectedError:
-        _note_upload(session, actor, uploads=uploads, intake=None)
+        if not is_demo:
+            _note_upload(session, actor, uploads=uploads, intake=None)
         raise
     detail = create_draft(
         session,
@@ -386,7 +387,8 @@ def upload_adapter(
         is_demo=is_demo,
         slug=slug,
     )
-    _note_upload(session, actor, uploads=uploads, intake=intake)
+    if not is_demo:  # the demo catalog seeded at start-up is nobody's upload
+        _note_upload(session, actor, uploads=uploads, intake=intake)
     return detail
 
 
@@ -475,7 +477,7 @@ def set_status(session: Session, *, slug: str, actor: Actor, status: str) -> Ada
     adapter = _owned(session, slug, actor)
     if status == AdapterStatus.published.value and not adapter.title.strip():
         raise CatalogError("give the adapter a title before publishing it")
-    newly_published = status == AdapterStatus.published.value and adapter.status != status
+    newly_published = status == AdapterStatus.published.value and adapter.status != status and not adapter.is_demo
     adapter.status = status
     if status == AdapterStatus.published.value:
         adapter.published_at = adapter.published_at or utcnow()

@@ -9,9 +9,17 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from app.analytics import lifecycle
+from app.analytics import lifecycle, wiring
 from app.analytics.pipeline import MemoryQueue
 from app.routes.events import event_routes
+
+
+@pytest.fixture(autouse=True)
+def _fresh_adapter_authors() -> Iterator[None]:
+    """The writer remembers adapter authors per process; each test has its own catalog rows."""
+    wiring.forget_adapter_authors()
+    yield
+    wiring.forget_adapter_authors()
 
 
 @pytest.fixture

@@ -87,7 +87,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     url = f"sqlite:///{data / 'lorastudio.db'}"
     migrations.upgrade(url)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    _seed_events(engine)
     with Session(engine, expire_on_commit=False) as db:
         admin_user = make_user(db, email="admin@example.test", role="admin", name="Ada Admin")
         admin, admin_id = admin_user.email, admin_user.id
@@ -96,6 +95,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         _give_adapter(db, creator_id, "alpha-lora", status="published")
         _give_adapter(db, admin_id, "beta-lora", status="published")
         owned = sorted(set(wiring.owned_adapter_ids(db, creator_id)) & set(ADAPTERS))
+    wiring.forget_adapter_authors()
+    _seed_events(engine)  # after the catalog rows: the creator's distinct counts need the authors
     assert owned == ["alpha-lora"]
     port = free_port()
     env = {**FAST_ARGON2, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "RATE_LIMIT_SIGNIN": "300/minute"}
