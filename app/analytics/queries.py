@@ -312,6 +312,138 @@ def performance_by_gpu(
     return _performance(rows, group_of=lambda key: key.rpartition("|")[2])
 
 
+def _hist_agg(column: Any, label: str) -> Any:
+    """Concatenated histograms of a group (PostgreSQL): a blob is a run of (index, count)
+    records, so concatenation is a valid unmerged histogram that sketch.grouped_quantiles adds up."""
+    return sa.func.string_agg(column, sa.literal(b"", sa.LargeBinary)).label(label)
+
+
+def _dashboard_query(
+    session: Session, *, date_range: DateRange, adapter_ids: list[str] | None, creator_id: int | None
+) -> Any:
+    """The whole dashboard as one statement (one round trip), three parts:
+
+    c: every metric's count per day (activity, errors, capability gaps);
+    a: per adapter, generation and LoRA-load sums and histograms (top adapters, speed by adapter);
+    g: per GPU vendor, generation sums and histograms (site: vendor rows; creator: adapter x vendor).
+
+    On PostgreSQL the parts are grouped in the database (histograms concatenated with
+    string_agg), so a 30-day dashboard returns a few hundred rows whatever the traffic; on SQLite
+    the histogram parts come per row and Python adds them up (same result).
+    """
+    start, end = date_range.bounds
+    pg = session.get_bind().dialect.name == "postgresql"
+    scope_dim = rollups.DIM_ALL if adapter_ids is None else rollups.DIM_ADAPTER
+    counts_where: Any = sa.and_(*_where("d", scope_dim, start, end, adapter_ids))
+    if adapter_ids is not None and creator_id is not None:
+        active = R.c.metric.in_(ACTIVE_METRICS)
+        counts_where = sa.or_(
+            sa.and_(counts_where, ~active),
+            sa.and_(*_where("d", rollups.DIM_CREATOR, start, end, [str(creator_id)]), active),
+        )
+    null_bytes = sa.cast(sa.null(), sa.LargeBinary)
+    zero = sa.literal(0, sa.BigInteger)
+    zero_f = sa.cast(sa.literal(0.0), sa.Float)
+    counts = (
+        sa.select(
+            sa.literal("c").label("part"),
+            R.c.bucket.label("bucket"),
+            sa.literal("").label("key"),
+            R.c.metric.label("metric"),
+            sa.func.sum(R.c.count).label("n"),
+            zero.label("ok"),
+            zero.label("tokens"),
+            zero.label("prefill_n"),
+            zero_f.label("prefill_sum"),
+            null_bytes.label("ttft"),
+            null_bytes.label("decode"),
+        )
+        .where(counts_where)
+        .group_by(R.c.bucket, R.c.metric)
+    )
+
+    def hist_part(part: str, dim: str, keys: list[str] | None, metric: str, key_expr: Any) -> Any:
+        # One metric per part: an equality the (grain, dim, metric, bucket) index takes whole.
+        where = [*_where("d", dim, start, end, keys), R.c.metric == metric]
+        if pg:
+            return (
+                sa.select(
+                    sa.literal(part).label("part"),
+                    sa.cast(sa.null(), R.c.bucket.type).label("bucket"),
+                    key_expr.label("key"),
+                    R.c.metric.label("metric"),
+                    sa.func.sum(R.c.count).label("n"),
+                    sa.func.sum(R.c.ok_count).label("ok"),
+                    sa.func.sum(R.c.out_tokens_sum).label("tokens"),
+                    sa.func.sum(R.c.prefill_n).label("prefill_n"),
+                    sa.func.sum(R.c.prefill_sum).label("prefill_sum"),
+                    _hist_agg(R.c.ttft_hist, "ttft"),
+                    _hist_agg(R.c.decode_hist, "decode"),
+                )
+                .where(*where)
+                .group_by(key_expr, R.c.metric)
+            )
+        return sa.select(
+            sa.literal(part).label("part"),
+            sa.cast(sa.null(), R.c.bucket.type).label("bucket"),
+            R.c.dim_key.label("key"),
+            R.c.metric.label("metric"),
+            R.c.count.label("n"),
+            R.c.ok_count.label("ok"),
+            R.c.out_tokens_sum.label("tokens"),
+            R.c.prefill_n.label("prefill_n"),
+            R.c.prefill_sum.label("prefill_sum"),
+            R.c.ttft_hist.label("ttft"),
+            R.c.decode_hist.label("decode"),
+        ).where(*where)
+
+    parts = [
+        counts,
+        hist_part("a", rollups.DIM_ADAPTER, adapter_ids, GENERATION, R.c.dim_key),
+        hist_part("a", rollups.DIM_ADAPTER, adapter_ids, "lora_load", R.c.dim_key),
+    ]
+    if adapter_ids is None:
+        parts.append(hist_part("g", rollups.DIM_GPU, None, GENERATION, R.c.dim_key))
+    else:
+        keys = [rollups.adapter_gpu_key(adapter, vendor.value) for adapter in adapter_ids for vendor in GpuVendor]
+        vendor_of = sa.func.split_part(R.c.dim_key, "|", 2) if pg else R.c.dim_key
+        parts.append(hist_part("g", rollups.DIM_ADAPTER_GPU, keys, GENERATION, vendor_of))
+    return sa.union_all(*parts)
+
+
+@dataclasses.dataclass
+class _Group:
+    """Sums and histogram pieces of one adapter or vendor, added up from the dashboard rows."""
+
+    samples: int = 0
+    completed: int = 0
+    tokens: int = 0
+    prefill_n: int = 0
+    prefill_sum: float = 0.0
+    lora_loads: int = 0
+
+
+def _performance_of(
+    groups: dict[str, _Group], keys: list[str], ttft: list[Any], decode: list[Any]
+) -> list[Performance]:
+    ttft_q = sketch.grouped_quantiles(keys, ttft, (0.5, 0.9))
+    decode_q = sketch.grouped_quantiles(keys, decode, (0.5, 0.9))
+    out = [
+        Performance(
+            key=key,
+            samples=group.samples,
+            ttft_p50_ms=ttft_q.get(key, [None, None])[0],
+            ttft_p90_ms=ttft_q.get(key, [None, None])[1],
+            decode_p50_tps=decode_q.get(key, [None, None])[0],
+            decode_p90_tps=decode_q.get(key, [None, None])[1],
+            prefill_mean_tps=group.prefill_sum / group.prefill_n if group.prefill_n else None,
+        )
+        for key, group in groups.items()
+        if group.samples
+    ]
+    return sorted(out, key=lambda row: (-row.samples, row.key))
+
+
 def dashboard(
     session: Session,
     *,
@@ -321,16 +453,48 @@ def dashboard(
     top: int = 10,
 ) -> Dashboard:
     """Everything the admin dashboard (adapter_ids=None) or a creator's view (their adapter_ids
-    and creator_id) shows, in four queries."""
-    counts = _daily_counts(session, date_range=date_range, adapter_ids=adapter_ids, creator_id=creator_id)
+    and creator_id) shows, in one query (see _dashboard_query)."""
+    keys = None if adapter_ids is None else sorted(set(adapter_ids))
+    if keys == []:
+        return Dashboard(date_range, _activity({}, date_range), [], [], [], [], [], 0)
+    query = _dashboard_query(session, date_range=date_range, adapter_ids=keys, creator_id=creator_id)
+    counts: dict[tuple[date, str], int] = defaultdict(int)
+    parts: dict[str, dict[str, _Group]] = {"a": {}, "g": {}}
+    hist_keys: dict[str, list[str]] = {"a": [], "g": []}
+    ttft: dict[str, list[Any]] = {"a": [], "g": []}
+    decode: dict[str, list[Any]] = {"a": [], "g": []}
+    for part, bucket, key, metric, n, ok, tokens, prefill_n, prefill_sum, ttft_blob, decode_blob in session.execute(
+        query
+    ).all():
+        if part == "c":
+            counts[(_as_date(bucket), metric)] += int(n)
+            continue
+        if part == "g":
+            key = key.rpartition("|")[2]  # adapter x vendor rows (SQLite): the vendor
+        group = parts[part].setdefault(key, _Group())
+        if metric == GENERATION:
+            group.samples += int(n)
+            group.completed += int(ok)
+            group.tokens += int(tokens)
+            group.prefill_n += int(prefill_n)
+            group.prefill_sum += float(prefill_sum)
+            hist_keys[part].append(key)
+            ttft[part].append(ttft_blob)
+            decode[part].append(decode_blob)
+        else:
+            group.lora_loads += int(n)
     totals = _totals(counts)
     gaps, checks = _gaps(totals)
+    usage = [
+        AdapterUsage(key, group.samples, group.completed, group.tokens, group.lora_loads)
+        for key, group in parts["a"].items()
+    ]
     return Dashboard(
         date_range=date_range,
         activity=_activity(counts, date_range),
-        top_adapters=top_adapters(session, date_range=date_range, adapter_ids=adapter_ids, limit=top),
-        performance_by_adapter=performance_by_adapter(session, date_range=date_range, adapter_ids=adapter_ids),
-        performance_by_gpu=performance_by_gpu(session, date_range=date_range, adapter_ids=adapter_ids),
+        top_adapters=sorted(usage, key=lambda row: (-row.chats, -row.lora_loads, row.adapter_id))[:top],
+        performance_by_adapter=_performance_of(parts["a"], hist_keys["a"], ttft["a"], decode["a"]),
+        performance_by_gpu=_performance_of(parts["g"], hist_keys["g"], ttft["g"], decode["g"]),
         errors=_errors(totals),
         capability_gaps=gaps,
         capability_checks=checks,
@@ -392,14 +556,22 @@ def performance_facts(
     never describes one person's machine. Sorted by samples, most first."""
     start, end = DateRange.last_days(days, today=today).bounds
     keys = [rollups.adapter_gpu_key(adapter_id, vendor.value) for vendor in GpuVendor]
-    query = sa.select(R.c.dim_key, R.c.metric, R.c.count, R.c.decode_hist).where(
+    where = [
         *_where("d", rollups.DIM_ADAPTER_GPU, start, end, keys),
         R.c.metric.in_([GENERATION, rollups.ACTIVE_SESSIONS]),
-    )
+    ]
+    if session.get_bind().dialect.name == "postgresql":  # one row per vendor and metric
+        query = (
+            sa.select(R.c.dim_key, R.c.metric, sa.func.sum(R.c.count), _hist_agg(R.c.decode_hist, "decode"))
+            .where(*where)
+            .group_by(R.c.dim_key, R.c.metric)
+        )
+    else:
+        query = sa.select(R.c.dim_key, R.c.metric, R.c.count, R.c.decode_hist).where(*where)
     sessions: dict[str, int] = defaultdict(int)
     groups: list[str] = []
     blobs: list[bytes | None] = []
-    for key, metric, count, decode in session.execute(query):
+    for key, metric, count, decode in session.execute(query).all():
         vendor = key.rpartition("|")[2]
         if metric == rollups.ACTIVE_SESSIONS:
             sessions[vendor] += int(count)
