@@ -124,14 +124,11 @@ async def lifespan(*, engine: sa.Engine | None = None, queue: EventQueue | None 
         await asyncio.to_thread(stop)
 
 
-def record_server_event(
-    event: BaseModel | dict, *, user_id: int | None = None, engine: sa.Engine | None = None
-) -> None:
+def record_server_event(event: BaseModel | dict, *, user_id: int | None = None) -> None:
     """For accounts and the catalog: record a sign-in, sign-up, upload, publish or file download.
 
-    Goes through the same queue as browser events; without a running writer (CLI, scripts,
-    domain tests) it is written at once, to `engine` when given (the caller's database) or the
-    app's.
+    Goes through the same queue as browser events; without a running writer (CLI, scripts) it
+    is written at once.
     """
     if not wiring.analytics_enabled():
         return
@@ -144,14 +141,21 @@ def record_server_event(
     if pipeline is not None:
         pipeline.submit(envelope)
         return
-    store.write_with_retry(engine or get_engine(), envelope.rows())
+    store.write_with_retry(get_engine(), envelope.rows())
 
 
-def note_server_event(event: dict, *, user_id: int | None = None, engine: sa.Engine | None = None) -> None:
+def note_server_event(event: dict, *, user_id: int | None = None) -> None:
     """record_server_event for other modules' request paths: never fails the caller's request
     (analytics off, a full queue, Redis or the database down: logged and dropped). Call it after
     the caller's transaction has committed, so it never waits on the caller's own locks."""
     try:
-        record_server_event(event, user_id=user_id, engine=engine)
+        record_server_event(event, user_id=user_id)
     except Exception:  # noqa: BLE001 - analytics must not break sign-in, uploads or downloads
         log.warning("analytics: could not record a %s event", event.get("type"), exc_info=True)
+
+
+def note_if_running(event: dict, *, user_id: int | None = None) -> None:
+    """note_server_event for the catalog: only while the app's writer runs (a queue put, never a
+    database write on the request path); scripts and domain code without the app record nothing."""
+    if current() is not None:
+        note_server_event(event, user_id=user_id)

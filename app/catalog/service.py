@@ -76,11 +76,11 @@ class ConflictError(CatalogError):
 # --- analytics (server events; never fail or delay the catalog action) --------------------------
 
 
-def _note(session: Session, event: dict, actor: Actor | None) -> None:
-    """Record an upload/publish event after the catalog's own commit (app.analytics)."""
-    from app.analytics.lifecycle import note_server_event  # analytics imports the catalog models
+def _note(event: dict, actor: Actor | None) -> None:
+    """Record an upload/publish event, after the catalog's own commit (app.analytics)."""
+    from app.analytics.lifecycle import note_if_running  # analytics imports the catalog models
 
-    note_server_event(event, user_id=actor.user_id if actor else None, engine=session.get_bind())  # type: ignore[arg-type]
+    note_if_running(event, user_id=actor.user_id if actor else None)
 
 
 def _upload_format(uploads: Sequence[Upload]) -> str:
@@ -93,12 +93,12 @@ def _uploaded_bytes(intake: IntakeResult) -> int:
     return sum(sources) if intake.source_format == "peft" and sources else intake.lora_file.size
 
 
-def _note_upload(session: Session, actor: Actor, *, uploads: Sequence[Upload], intake: IntakeResult | None) -> None:
+def _note_upload(actor: Actor, *, uploads: Sequence[Upload], intake: IntakeResult | None) -> None:
     if intake is None:
         event = {"type": "upload", "format": _upload_format(uploads), "outcome": "rejected", "bytes": 0}
     else:
         event = {"type": "upload", "format": intake.source_format, "outcome": "ok", "bytes": _uploaded_bytes(intake)}
-    _note(session, event, actor)
+    _note(event, actor)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -375,7 +375,7 @@ def upload_adapter(
         intake = ingest_adapter(uploads, storage=storage, base=spec_for(base_model), settings=settings)
     except AdapterRejectedError:
         if not is_demo:
-            _note_upload(session, actor, uploads=uploads, intake=None)
+            _note_upload(actor, uploads=uploads, intake=None)
         raise
     detail = create_draft(
         session,
@@ -388,7 +388,7 @@ def upload_adapter(
         slug=slug,
     )
     if not is_demo:  # the demo catalog seeded at start-up is nobody's upload
-        _note_upload(session, actor, uploads=uploads, intake=intake)
+        _note_upload(actor, uploads=uploads, intake=intake)
     return detail
 
 
@@ -407,8 +407,7 @@ def add_version(
     try:
         intake = ingest_adapter(uploads, storage=storage, base=spec_for(adapter.base_model), settings=settings)
     except AdapterRejectedError:
-        session.rollback()  # end the read transaction before the event is written
-        _note_upload(session, actor, uploads=uploads, intake=None)
+        _note_upload(actor, uploads=uploads, intake=None)
         raise
     try:
         _refuse_duplicate(session, intake, actor)
@@ -431,7 +430,7 @@ def add_version(
         session.rollback()
         intake.rollback(storage)
         raise
-    _note_upload(session, actor, uploads=uploads, intake=intake)
+    _note_upload(actor, uploads=uploads, intake=intake)
     return get_adapter(session, slug, actor=actor)
 
 
@@ -487,7 +486,7 @@ def set_status(session: Session, *, slug: str, actor: Actor, status: str) -> Ada
     caching.mark_changed(session)
     session.commit()
     if newly_published:
-        _note(session, {"type": "publish", "adapter_id": slug}, actor)
+        _note({"type": "publish", "adapter_id": slug}, actor)
     return get_adapter(session, slug, actor=actor)
 
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from app.analytics.lifecycle import current as analytics_running
 from app.analytics.lifecycle import note_server_event
 from app.auth.guard import PUBLIC, requires
 from app.catalog.access import FileOwners, allowed, file_info
@@ -110,7 +111,7 @@ def _starts_a_download(request: Request) -> bool:
 
 async def _count_download(request: Request, info: FileOwners, actor: Actor | None, size: int) -> None:
     """A file_download analytics event for LoRA and base-model files (not the runtime's own)."""
-    if info.kind is None or not _starts_a_download(request):
+    if info.kind is None or analytics_running() is None or not _starts_a_download(request):
         return
     event = {"type": "file_download", "file_kind": info.kind, "bytes": size}
     if info.adapter_slug:

@@ -21,6 +21,18 @@ from tests.catalog.test_service import _peft
 from tests.support.auth import reset_caches
 
 
+@pytest.fixture(autouse=True)
+def app_settings(db_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:  # noqa: ANN001
+    """The app's settings (run-time config, storage, database) point at this test's."""
+    monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    reset_caches()
+    yield
+    monkeypatch.undo()
+    reset_caches()
+
+
 @pytest.fixture
 def pipeline(db_engine: sa.Engine) -> Iterator[lifecycle.Pipeline]:
     lifecycle.stop()
@@ -104,28 +116,21 @@ def test_upload_publish_and_rejection_are_recorded(
 
 
 def test_file_downloads_are_counted_once_per_download(
-    db, db_engine, db_url, pipeline, creator, storage, settings, tmp_path, tiny, monkeypatch
+    db, db_engine, pipeline, creator, storage, settings, tmp_path, tiny
 ) -> None:  # noqa: ANN001
     from app.routes.files import file_routes
 
-    monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    reset_caches()
     slug = _upload(db, storage, settings, tmp_path, tiny, creator, seed=32)
     service.publish(db, slug=slug, actor=creator)
     lora = next(f for f in service.get_adapter(db, slug).versions[0].files if f.role == "mediapipe-lora")
     client = TestClient(Starlette(routes=file_routes()))
     url = f"/files/{lora.sha256}"
-    try:
-        assert client.get(url).status_code == 200  # counted
-        assert client.get(url, headers={"Range": "bytes=0-99"}).status_code == 206  # a download's start: counted
-        assert client.get(url, headers={"Range": "bytes=100-"}).status_code == 206  # a resume: not
-        assert client.head(url).status_code == 200  # not a download
-        assert client.get(url, headers={"If-None-Match": f'"{lora.sha256}"'}).status_code == 304  # cached: not
-        assert client.get(f"/files/{'0' * 64}").status_code == 404
-    finally:
-        reset_caches()
+    assert client.get(url).status_code == 200  # counted
+    assert client.get(url, headers={"Range": "bytes=0-99"}).status_code == 206  # a download's start: counted
+    assert client.get(url, headers={"Range": "bytes=100-"}).status_code == 206  # a resume: not
+    assert client.head(url).status_code == 200  # not a download
+    assert client.get(url, headers={"If-None-Match": f'"{lora.sha256}"'}).status_code == 304  # cached: not
+    assert client.get(f"/files/{'0' * 64}").status_code == 404
     lifecycle.stop()
     downloads = [e for e in _events(db_engine) if e[0] == "file_download"]
     assert [(adapter, attrs) for _, _, adapter, attrs in downloads] == [
@@ -141,12 +146,13 @@ def test_catalog_actions_succeed_when_analytics_is_down_or_off(
     def full(envelope: object) -> None:
         raise QueueFullError("analytics queue full")
 
+    put = pipeline.queue.put
     monkeypatch.setattr(pipeline.queue, "put", full)
     slug = _upload(db, storage, settings, tmp_path, tiny, creator, seed=33)
     assert service.publish(db, slug=slug, actor=creator).status == "published"
     assert "could not record a upload event" in caplog.text and "could not record a publish event" in caplog.text
 
-    monkeypatch.undo()
+    monkeypatch.setattr(pipeline.queue, "put", put)
     monkeypatch.setattr(wiring, "analytics_enabled", lambda: False)
     service.unpublish(db, slug=slug, actor=creator)
     assert service.publish(db, slug=slug, actor=creator).status == "published"
