@@ -23,9 +23,9 @@ async function visitorVendor() {
   }
 }
 
-function label(vendor) {
-  if (vendor === "other" || vendor === "unknown") return "your";
-  return NAMES[vendor] || vendor;
+/** "NVIDIA GPUs", or plain "GPUs" when the vendor has no name of its own (other, unknown). */
+function gpus(vendor) {
+  return NAMES[vendor] ? `${NAMES[vendor]} GPUs` : "GPUs";
 }
 
 export function TypicalSpeed({ slug, endpoint }) {
@@ -53,15 +53,15 @@ export function TypicalSpeed({ slug, endpoint }) {
         return;
       }
       const mine = (figures.vendors || []).find((row) => row.gpu_vendor === vendor);
-      const name = label(vendor);
       if (!mine) {
-        setView({ state: "not-enough", text: `Not enough data yet for ${name} GPUs.`, vendor });
+        const which = NAMES[vendor] ? gpus(vendor) : "GPUs like yours";
+        setView({ state: "not-enough", text: `Not enough data yet for ${which}.`, vendor });
         return;
       }
       const speed = Math.round(mine.median_decode_tokens_per_s);
       setView({
         state: "figure",
-        text: `Typical speed on ${name} GPUs like yours: ${speed} tokens/s (median of ${mine.samples} chats, last ${figures.days} days)`,
+        text: `Typical speed on ${gpus(vendor)} like yours: ${speed} tokens/s (median of ${mine.samples} chats, last ${figures.days} days)`,
         vendor,
       });
     })();
