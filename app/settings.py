@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     analytics_flush_interval_s: float = Field(1.0, gt=0, le=60, description="Longest wait before a batch is written.")
     analytics_shutdown_timeout_s: float = Field(60.0, gt=0, description="Time to drain the queue on shutdown.")
     analytics_min_samples: int = Field(20, ge=1, description="Samples before a public speed figure is shown.")
+    analytics_min_sessions: int = Field(
+        5, ge=1, description="Distinct chat sessions (per day, summed) before a public speed figure is shown."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -2,20 +2,30 @@
 
 Seeds the events through the real write path (raw rows + rollups, 30 days, 50 adapters, 8 GPU
 vendors), then times what the pages ask for, from the rollups only: the admin dashboard (all
-tables and charts for 30 days), a creator's dashboard (5 adapters), the last 48 hours, and the
-public performance fact. For scale, the same percentiles by adapter computed straight from the
-raw events with percentile_cont are timed too (what the rollups avoid).
-Usage: .venv/bin/python bench/analytics_dashboard.py [--events 1000000] [--repeat 40]
+tables and charts), a creator's dashboard (5 random adapters), 48 hours hourly, and the public
+performance figures of a random adapter. Every call gets its own date range (7, 30 or 90 days
+ending on a random recent day), so no two consecutive calls ask the same question. For scale,
+the same percentiles by adapter computed straight from the raw events with percentile_cont are
+timed too (what the rollups avoid).
+
+With --baseline REV, app/analytics/queries.py as of git revision REV is loaded beside the
+current one and both answer the same calls, interleaved (A B B A ...), so load on a shared
+machine hits both alike: the ratio is the number to read.
+Usage: .venv/bin/python bench/analytics_dashboard.py [--events 1000000] [--repeat 40] [--keep]
+       [--baseline beb3e2e]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import random
 import statistics
 import string
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -100,25 +110,28 @@ def events(n: int, rng: random.Random):
         yield store.to_row(event, received_at=at, user_id=rng.choice([None, rng.randint(1, 5000)]))
 
 
-CPU_MS: dict[int, list[float]] = {}
-
-
-def timed(fn, repeat: int) -> list[float]:
-    """Wall-clock ms per call; this process's CPU ms per call go to CPU_MS (a shared machine's
-    load stretches wall time, not the work done)."""
-    fn()  # warm up
-    out, cpu = [], []
-    for _ in range(repeat):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        fn()
-        out.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - cpu_started) * 1000)
-    CPU_MS[id(out)] = cpu
-    return out
-
-
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
+
+
+def load_baseline(rev: str):  # noqa: ANN201 - a module
+    """app/analytics/queries.py as of `rev`, importable beside the current one."""
+    source = subprocess.run(
+        ["git", "show", f"{rev}:app/analytics/queries.py"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "baseline_queries.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("baseline_queries", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["baseline_queries"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def random_range(rng: random.Random, module) -> object:  # noqa: ANN001
+    days = rng.choice([7, 30, 90])
+    return module.DateRange.last_days(days, today=TODAY - timedelta(days=rng.randint(0, 6)))
 
 
 def main() -> None:
@@ -126,6 +139,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--batch", type=int, default=20_000, help="events per write (the writer's batch)")
+    parser.add_argument("--baseline", help="git revision whose queries.py to time beside the current one")
     parser.add_argument(
         "--keep", action="store_true", help=f"keep the seeded database ({KEPT_DB}) and reuse it next time"
     )
@@ -150,37 +164,55 @@ def main() -> None:
             if batch:
                 store.write_with_retry(engine, batch, seen_cache=seen)
             seeded_s = time.perf_counter() - started
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")  # outside a transaction: a rolled-back ANALYZE keeps no statistics
         with engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
             raw = conn.exec_driver_sql("SELECT count(*) FROM analytics_event").scalar_one()
             rollup_rows = conn.exec_driver_sql("SELECT count(*) FROM analytics_rollup").scalar_one()
 
-        dr = queries.DateRange.last_days(DAYS, today=TODAY)
-        owned = ADAPTERS[10:15]
+        implementations = {"current": queries}
+        if args.baseline:
+            implementations = {"baseline": load_baseline(args.baseline), "current": queries}
         end = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=UTC) + timedelta(days=1)
 
-        def with_session(fn):
-            def run():
-                with Session(engine) as session:
-                    return fn(session)
+        def case_calls(module, name: str, rng: random.Random):  # noqa: ANN001, ANN202
+            """One call of a case with freshly drawn parameters (the same draw for every implementation)."""
+            dr = random_range(rng, module)
+            owned = sorted(rng.sample(ADAPTERS, 5))
+            adapter = rng.choice(ADAPTERS)
+            hours_back = rng.randint(0, 24 * 7)
+            current = module is queries
+            if name == "admin dashboard":
+                return lambda s: module.dashboard(s, date_range=dr)
+            if name == "creator dashboard, 5 adapters":
+                extra = {"creator_id": 1} if current else {}
+                return lambda s: module.dashboard(s, date_range=dr, adapter_ids=owned, **extra)
+            if name == "48 hours, hourly":
+                stop = end - timedelta(hours=hours_back)
+                return lambda s: module.hourly(s, start=stop - timedelta(hours=48), end=stop)
+            if current:
+                return lambda s: module.performance_facts(s, adapter_id=adapter, min_samples=20, today=TODAY)
+            return lambda s: module.performance_fact(
+                s, adapter_id=adapter, gpu_vendor="nvidia", min_samples=20, today=TODAY
+            )
 
-            return run
-
-        cases = {
-            "admin dashboard, 30 days": with_session(lambda s: queries.dashboard(s, date_range=dr)),
-            "creator dashboard, 5 adapters": with_session(
-                lambda s: queries.dashboard(s, date_range=dr, adapter_ids=owned)
-            ),
-            "last 48 hours, hourly": with_session(
-                lambda s: queries.hourly(s, start=end - timedelta(hours=48), end=end)
-            ),
-            "public performance fact": with_session(
-                lambda s: queries.performance_fact(
-                    s, adapter_id=ADAPTERS[0], gpu_vendor="nvidia", min_samples=20, today=TODAY
-                )
-            ),
-        }
-        results = {name: timed(fn, args.repeat) for name, fn in cases.items()}
+        names = ["admin dashboard", "creator dashboard, 5 adapters", "48 hours, hourly", "public performance figures"]
+        results: dict[tuple[str, str], list[float]] = {(n, impl): [] for n in names for impl in implementations}
+        cpu: dict[tuple[str, str], list[float]] = {(n, impl): [] for n in names for impl in implementations}
+        order = list(implementations)
+        for i in range(args.repeat + 1):  # the first round warms up
+            for name in names:
+                seed = f"{i}:{name}"
+                for impl in order if i % 2 == 0 else reversed(order):
+                    call = case_calls(implementations[impl], name, random.Random(seed))
+                    with Session(engine) as session:
+                        started, cpu_started = time.perf_counter(), time.process_time()
+                        call(session)
+                        wall = (time.perf_counter() - started) * 1000
+                        used = (time.process_time() - cpu_started) * 1000
+                    if i:
+                        results[(name, impl)].append(wall)
+                        cpu[(name, impl)].append(used)
         raw_sql = sa.text(
             "SELECT adapter_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY (attrs->>'decode_tokens_per_s')::float), "
             "percentile_cont(0.9) WITHIN GROUP (ORDER BY (attrs->>'ttft_ms')::float) FROM analytics_event "
@@ -189,9 +221,14 @@ def main() -> None:
 
         def raw_scan() -> None:
             with engine.connect() as conn:
-                conn.execute(raw_sql, {"start": dr.bounds[0]}).all()
+                conn.execute(raw_sql, {"start": queries.DateRange.last_days(DAYS, today=TODAY).bounds[0]}).all()
 
-        raw_ms = timed(raw_scan, 3)
+        raw_scan()
+        raw_ms = []
+        for _ in range(3):
+            started = time.perf_counter()
+            raw_scan()
+            raw_ms.append((time.perf_counter() - started) * 1000)
     finally:
         engine.dispose()
         if not args.keep:
@@ -204,13 +241,18 @@ def main() -> None:
     print(f"{rollup_rows} rollup rows")
     worst = 0.0
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    for name, values in results.items():
-        worst = max(worst, p95(values))
-        cpu = CPU_MS[id(values)]
-        print(
-            f"{name:32s} p50 {statistics.median(values):7.1f} ms   p95 {p95(values):7.1f} ms"
-            f"   (client CPU p50 {statistics.median(cpu):5.1f} ms)"
-        )
+    for name in names:
+        for impl in implementations:
+            values, used = results[(name, impl)], cpu[(name, impl)]
+            if impl == "current":
+                worst = max(worst, p95(values))
+            print(
+                f"{name:32s} {impl:8s} p50 {statistics.median(values):7.1f} ms   p95 {p95(values):7.1f} ms"
+                f"   (client CPU p50 {statistics.median(used):5.1f} ms)"
+            )
+        if len(implementations) == 2:
+            ratio = p95(results[(name, "current")]) / p95(results[(name, "baseline")])
+            print(f"{'':32s} current/baseline p95 ratio {ratio:.2f}")
     print(f"{'raw-event scan (percentiles only)':32s} p50 {statistics.median(raw_ms):7.1f} ms   (what rollups avoid)")
     ok = worst < 100
     print(f"worst p95 {worst:.1f} ms (target < 100 ms): {'PASS' if ok else 'FAIL'}")

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import reflex as rx
 
-from state.analytics import AnalyticsPreferenceState, TypicalSpeedState
+from state.analytics import AnalyticsPreferenceState
+
+PERFORMANCE_API = "/api/v1/adapters"
 
 
-def typical_speed() -> rx.Component:
-    """Shows nothing until there is enough data for the visitor's GPU vendor."""
-    return rx.cond(
-        TypicalSpeedState.text != "",
-        rx.hstack(rx.icon("gauge", size=16), rx.text(TypicalSpeedState.text, size="2"), align="center", spacing="2"),
-        rx.fragment(),
-    )
+class TypicalSpeed(rx.Component):
+    """assets/analytics/typical_speed.jsx: reads the visitor's GPU vendor in the browser and picks
+    that vendor's figure from the public per-vendor speeds (the vendor never leaves the browser)."""
+
+    library = "$/public/analytics/typical_speed.jsx"
+    tag = "TypicalSpeed"
+
+    slug: rx.Var[str]
+    endpoint: rx.Var[str]
+
+
+def typical_speed(slug: rx.Var[str] | str) -> rx.Component:
+    """ "Typical speed on devices like yours" for an adapter (median decode tokens/s)."""
+    return TypicalSpeed.create(slug=slug, endpoint=PERFORMANCE_API)
 
 
 def analytics_preference() -> rx.Component:

@@ -7,18 +7,15 @@ they own. A date range is whole UTC days.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
 import reflex as rx
 
 from app.analytics import privacy, queries, wiring
-from app.analytics.schema import ADAPTER_ID_PATTERN, GpuVendor
-from app.auth.guard import PUBLIC, current_principal, requires
+from app.auth.guard import current_principal, requires
 from app.db import session_scope
 from app.models import Role
-from app.settings import get_settings
 from state.session import SessionState
 
 DEFAULT_DAYS = 30
@@ -88,7 +85,8 @@ class AnalyticsView(SessionState):
     def _dashboard(self, viewer: wiring.Viewer) -> queries.Dashboard:
         with session_scope() as session:
             adapter_ids = self._adapter_ids(viewer)
-            return queries.dashboard(session, date_range=self._range(), adapter_ids=adapter_ids)
+            creator_id = None if adapter_ids is None else viewer.user_id
+            return queries.dashboard(session, date_range=self._range(), adapter_ids=adapter_ids, creator_id=creator_id)
 
     def _reload(self, viewer: wiring.Viewer) -> None:
         board = self._dashboard(viewer)
@@ -192,33 +190,6 @@ class CreatorAnalyticsState(AnalyticsView):
     @requires(Role.creator)
     def export(self, table: str) -> Any:
         return self._export(table)
-
-
-class TypicalSpeedState(rx.State):
-    """ "Typical speed on devices like yours" for an adapter page (public; aggregates only).
-
-    The page's engine component knows the visitor's GPU vendor (WebGPU adapter info) and calls
-    `show(adapter_id, vendor)`; nothing else about the device is sent.
-    """
-
-    text: str = ""
-
-    @rx.event
-    @requires(PUBLIC, reason="public aggregate speed for an adapter and a GPU vendor")
-    def show(self, adapter_id: str, vendor: str) -> None:
-        self.text = ""
-        if not re.match(ADAPTER_ID_PATTERN, str(adapter_id)) or str(vendor) not in GpuVendor.__members__:
-            return
-        with session_scope() as session:
-            fact = queries.performance_fact(
-                session, adapter_id=adapter_id, gpu_vendor=vendor, min_samples=get_settings().analytics_min_samples
-            )
-        if fact is not None:
-            name = "Apple" if vendor == "apple" else vendor.upper() if vendor in ("amd", "arm") else vendor.title()
-            self.text = (
-                f"Typical speed on {name} GPUs: {fact.median_decode_tps:.0f} tokens/s "
-                f"(median of {fact.samples} answers, last {fact.days} days)"
-            )
 
 
 class AnalyticsPreferenceState(SessionState):

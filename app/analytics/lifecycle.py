@@ -145,8 +145,17 @@ def record_server_event(event: BaseModel | dict, *, user_id: int | None = None) 
 
 
 def note_server_event(event: dict, *, user_id: int | None = None) -> None:
-    """record_server_event for other modules' request paths: never fails the caller's request."""
+    """record_server_event for other modules' request paths: never fails the caller's request
+    (analytics off, a full queue, Redis or the database down: logged and dropped). Call it after
+    the caller's transaction has committed, so it never waits on the caller's own locks."""
     try:
         record_server_event(event, user_id=user_id)
     except Exception:  # noqa: BLE001 - analytics must not break sign-in, uploads or downloads
         log.warning("analytics: could not record a %s event", event.get("type"), exc_info=True)
+
+
+def note_if_running(event: dict, *, user_id: int | None = None) -> None:
+    """note_server_event for the catalog: only while the app's writer runs (a queue put, never a
+    database write on the request path); scripts and domain code without the app record nothing."""
+    if current() is not None:
+        note_server_event(event, user_id=user_id)

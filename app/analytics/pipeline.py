@@ -227,6 +227,7 @@ class Writer:
         self.written = 0
         self.failures = 0
         self._stopping = threading.Event()
+        self._abandoned = threading.Event()
         self._thread = threading.Thread(target=self._run, name="analytics-writer", daemon=True)
         self._held: list[Envelope] = []
         self._seen = store.SeenCache()
@@ -236,11 +237,18 @@ class Writer:
         return self
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Ask the writer to drain everything and exit; True when it did within the timeout."""
+        """Ask the writer to drain everything and exit; True when it did within the timeout.
+
+        If it could not (the database is unreachable), the thread is told to give up at its next
+        retry instead of retrying and logging for minutes after the app (or a test) is gone; with
+        the Redis queue, unacknowledged entries are reclaimed by another worker."""
         self._stopping.set()
         self.queue.wake()
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if self._thread.is_alive():
+            self._abandoned.set()
+            self._thread.join(1.0)
+        return not self._thread.is_alive() and not self._held
 
     @property
     def alive(self) -> bool:
@@ -295,10 +303,10 @@ class Writer:
             except Exception:  # noqa: BLE001 - keep the batch and retry; never lose it
                 self.failures += 1
                 log.exception("analytics writer: write failed; %d events held for retry", self._held_count())
-                if draining and self.failures > 20:
+                if self._abandoned.is_set() or (draining and self.failures > 20):
                     log.error("analytics writer: giving up at shutdown; %d events not written", self._held_count())
                     return
-                time.sleep(backoff)
+                self._abandoned.wait(backoff)
                 backoff = min(backoff * 2, 10)
                 continue
             if draining and handled == 0:

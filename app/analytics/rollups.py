@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from app.analytics import sketch
 
 GRAINS = ("h", "d")
 DIM_ALL, DIM_ADAPTER, DIM_GPU, DIM_ADAPTER_GPU = "all", "adapter", "gpu", "adapter_gpu"
+DIM_CREATOR = "creator"  # distinct sessions/users over a creator's adapters (active_* counters only)
 ACTIVE_SESSIONS, ACTIVE_USERS = "active_sessions", "active_users"
 BROWSER_TYPES = frozenset(
     {"page_view", "capability_check", "model_download", "engine_init", "lora_load", "generation_finished", "error"}
@@ -151,7 +152,11 @@ class Batch:
         return sorted(range(len(self.keys)), key=self.keys.__getitem__)
 
 
-def compute(rows: Sequence[dict[str, Any]]) -> Batch:
+def compute(rows: Sequence[dict[str, Any]], *, creators: Mapping[str, int] | None = None) -> Batch:
+    """Rollup deltas of a batch. `creators` maps adapter ids to their author's user id: each
+    author gets exact daily distinct sessions/users over all their adapters (a person using two
+    of them counts once)."""
+    creators = creators or {}
     key_index: dict[RollupKey, int] = {}
     signatures: dict[tuple, tuple[list[int], list[int]]] = {}
     main_keys: list[int] = []
@@ -193,12 +198,16 @@ def compute(rows: Sequence[dict[str, Any]]) -> Batch:
         extra_counts.update(ids[1])
         session, user = row.get("session_id"), row.get("user_id")
         for dim, dim_key in dimensions(kind, adapter, vendor):
-            if dim == DIM_ADAPTER_GPU:
-                continue
-            if session:
+            if session:  # adapter x vendor: distinct chat sessions, the public fact's k-anonymity floor
                 seen.add((day, dim, dim_key, "s", session))
-            if user is not None:
+            if user is not None and dim != DIM_ADAPTER_GPU:
                 seen.add((day, dim, dim_key, "u", str(user)))
+        author = creators.get(adapter) if adapter else None
+        if author is not None:
+            if session:
+                seen.add((day, DIM_CREATOR, str(author), "s", session))
+            if user is not None:
+                seen.add((day, DIM_CREATOR, str(author), "u", str(user)))
 
     keys = list(key_index)
     sums = np.zeros((len(keys), len(ADDITIVE)))

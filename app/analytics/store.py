@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from app.analytics import rollups, sketch
+from app.analytics import rollups, sketch, wiring
 from app.analytics.schema import CONTEXT_FIELDS, SCHEMA_VERSION
 from app.models.analytics import (
     AnalyticsEvent,
@@ -116,7 +116,8 @@ def write_rows(session: Session, rows: list[dict[str, Any]], *, seen_cache: Seen
     if not rows:
         return result
     _append_events(session, rows)
-    batch = rollups.compute(rows)
+    creators = wiring.adapter_authors(session, {row["adapter_id"] for row in rows if row.get("adapter_id")})
+    batch = rollups.compute(rows, creators=creators)
     candidates = seen_cache.unknown(batch.seen) if seen_cache is not None else batch.seen
     batch.add_counts(_insert_seen(session, candidates))
     result.seen_checked = candidates

@@ -8,6 +8,9 @@ shared JSON API limit (app.routes.middleware.APIRateLimitMiddleware covers /api/
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
+from collections.abc import Iterable
 
 from sqlmodel import Session, select
 from starlette.requests import Request
@@ -55,3 +58,33 @@ def owned_adapter_ids(session: Session, user_id: int) -> list[str]:
     """Adapter ids (catalog slugs) a creator authored, whatever their status (drafts and removed
     adapters keep their history)."""
     return list(session.exec(select(Adapter.slug).where(Adapter.author_id == user_id)))
+
+
+_AUTHORS_TTL_S = 600.0
+_authors: dict[str, tuple[int | None, float]] = {}
+_authors_lock = threading.Lock()
+
+
+def adapter_authors(session: Session, adapter_ids: Iterable[str]) -> dict[str, int]:
+    """Who authored each adapter id (catalog slug), for the creators' distinct counts; ids that
+    are not catalog adapters are left out. Remembered for a few minutes per process (authorship
+    changes only when an account is deleted), so the writer asks once per new slug."""
+    now = time.monotonic()
+    wanted = set(adapter_ids)
+    with _authors_lock:
+        known = {slug: _authors[slug] for slug in wanted if slug in _authors and _authors[slug][1] > now}
+    missing = sorted(wanted - known.keys())
+    if missing:
+        found = dict(session.exec(select(Adapter.slug, Adapter.author_id).where(Adapter.slug.in_(missing))).all())  # type: ignore[attr-defined]
+        with _authors_lock:
+            if len(_authors) > 100_000:
+                _authors.clear()
+            for slug in missing:
+                known[slug] = _authors[slug] = (found.get(slug), now + _AUTHORS_TTL_S)
+    return {slug: author for slug, (author, _) in known.items() if author is not None}
+
+
+def forget_adapter_authors() -> None:
+    """For tests that create adapters after events were written."""
+    with _authors_lock:
+        _authors.clear()

@@ -74,6 +74,34 @@ class ConflictError(CatalogError):
     status_code = 409
 
 
+# --- analytics (server events; never fail or delay the catalog action) --------------------------
+
+
+def _note(event: dict, actor: Actor | None) -> None:
+    """Record an upload/publish event, after the catalog's own commit (app.analytics)."""
+    from app.analytics.lifecycle import note_if_running  # analytics imports the catalog models
+
+    note_if_running(event, user_id=actor.user_id if actor else None)
+
+
+def _upload_format(uploads: Sequence[Upload]) -> str:
+    """For a rejected upload: what it looked like (one .bin is a MediaPipe LoRA, the rest PEFT)."""
+    return "mediapipe" if len(uploads) == 1 and uploads[0].filename.lower().endswith(".bin") else "peft"
+
+
+def _uploaded_bytes(intake: IntakeResult) -> int:
+    sources = [f.size for f in intake.files if f.role != "mediapipe-lora"]
+    return sum(sources) if intake.source_format == "peft" and sources else intake.lora_file.size
+
+
+def _note_upload(actor: Actor, *, uploads: Sequence[Upload], intake: IntakeResult | None) -> None:
+    if intake is None:
+        event = {"type": "upload", "format": _upload_format(uploads), "outcome": "rejected", "bytes": 0}
+    else:
+        event = {"type": "upload", "format": intake.source_format, "outcome": "ok", "bytes": _uploaded_bytes(intake)}
+    _note(event, actor)
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 
@@ -372,8 +400,13 @@ def upload_adapter(
     if not (actor.is_creator or actor.is_admin):
         raise ForbiddenError("only creators can upload adapters")
     _check_uploads_open(_switches(config), actor)
-    intake = ingest_adapter(uploads, storage=storage, base=spec_for(base_model), settings=settings)
-    return create_draft(
+    try:
+        intake = ingest_adapter(uploads, storage=storage, base=spec_for(base_model), settings=settings)
+    except AdapterRejectedError:
+        if not is_demo:
+            _note_upload(actor, uploads=uploads, intake=None)
+        raise
+    detail = create_draft(
         session,
         intake=intake,
         storage=storage,
@@ -383,6 +416,9 @@ def upload_adapter(
         is_demo=is_demo,
         slug=slug,
     )
+    if not is_demo:  # the demo catalog seeded at start-up is nobody's upload
+        _note_upload(actor, uploads=uploads, intake=intake)
+    return detail
 
 
 def add_version(
@@ -403,7 +439,11 @@ def add_version(
     switches = _switches(config)
     adapter = _owned(session, slug, actor)
     _check_uploads_open(switches, actor)
-    intake = ingest_adapter(uploads, storage=storage, base=spec_for(adapter.base_model), settings=settings)
+    try:
+        intake = ingest_adapter(uploads, storage=storage, base=spec_for(adapter.base_model), settings=settings)
+    except AdapterRejectedError:
+        _note_upload(actor, uploads=uploads, intake=None)
+        raise
     try:
         _refuse_duplicate(session, intake, actor)
         number = (
@@ -427,6 +467,7 @@ def add_version(
         session.rollback()
         intake.rollback(storage)
         raise
+    _note_upload(actor, uploads=uploads, intake=intake)
     return get_adapter(session, slug, actor=actor)
 
 
@@ -487,6 +528,7 @@ def set_status(
         if status == AdapterStatus.unlisted.value:
             raise CatalogError("adapters are reviewed before they go out: publish it, and unlist it once approved")
         status = AdapterStatus.pending.value
+    newly_published = status == AdapterStatus.published.value and adapter.status != status and not adapter.is_demo
     adapter.status = status
     if status == AdapterStatus.published.value:
         adapter.published_at = adapter.published_at or utcnow()
@@ -495,6 +537,8 @@ def set_status(
     session.add(adapter)
     caching.mark_changed(session)
     session.commit()
+    if newly_published:
+        _note({"type": "publish", "adapter_id": slug}, actor)
     return get_adapter(session, slug, actor=actor)
 
 
@@ -536,6 +580,8 @@ def moderate(session: Session, *, slug: str, actor: Actor, action: str, reason: 
     session.add(adapter)
     caching.mark_changed(session)
     session.commit()
+    if action == "approve" and not adapter.is_demo:
+        _note({"type": "publish", "adapter_id": slug}, actor)
     return get_adapter(session, slug, actor=actor)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.analytics import typical_speed
 from components.catalog import adapter_card, demo_badge, status_badge
 from components.shell import empty_state, page
 from state.catalog import AdapterPageState, CatalogState, FileRow, MetaRow, VersionRow
@@ -277,6 +278,7 @@ def _found() -> rx.Component:
             spacing="4",
             flex_wrap="wrap",
         ),
+        typical_speed(s.slug),
         rx.text(s.base_note, size="2", color_scheme="gray"),
         rx.hstack(rx.foreach(s.tags, lambda t: rx.badge(t, variant="surface")), spacing="2", flex_wrap="wrap"),
         rx.grid(

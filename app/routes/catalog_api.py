@@ -7,20 +7,26 @@ tests fuzz every operation against it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
+from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.analytics import queries as analytics_queries
 from app.auth.guard import PUBLIC, requires
+from app.cache import get_cache
 from app.catalog import registry, service
-from app.catalog.schemas import Actor, SearchParams
+from app.catalog.schemas import SLUG_PATTERN, Actor, SearchParams
 from app.catalog.search import facet_values, search_adapters
 from app.db import session_scope
+from app.models import Adapter, AdapterStatus
 from app.routes.access import client_key, request_actor
+from app.settings import get_settings
 from app.storage import get_storage
 
 PREFIX = "/api/v1"
@@ -125,6 +131,67 @@ async def record_download(request: Request) -> Response:
     return ok({"counted": counted})
 
 
+PERFORMANCE_DAYS = 30
+PERFORMANCE_TTL_S = 300
+_PERFORMANCE_HEADERS = {"Cache-Control": f"public, max-age={PERFORMANCE_TTL_S}"}
+
+
+def _performance(slug: str) -> bytes | None:
+    """The public speed figures of a published adapter as JSON, or None (no such published adapter).
+
+    Computed from the daily adapter x vendor rollups, cached for PERFORMANCE_TTL_S (the figures
+    are 30-day medians: a few minutes old is as good as fresh). Vendors below the thresholds are
+    left out entirely, so the answer never says how few people used a vendor."""
+    if not SLUG_PATTERN.match(slug):
+        return None
+    settings = get_settings()
+    cache, key = get_cache(), f"analytics:perf:{slug}"
+    with session_scope() as session:
+        status = session.exec(select(Adapter.status).where(Adapter.slug == slug)).first()
+        if status != AdapterStatus.published.value:
+            return None
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+        facts = analytics_queries.performance_facts(
+            session,
+            adapter_id=slug,
+            min_samples=settings.analytics_min_samples,
+            min_sessions=settings.analytics_min_sessions,
+            days=PERFORMANCE_DAYS,
+        )
+    body = json.dumps(
+        {
+            "slug": slug,
+            "days": PERFORMANCE_DAYS,
+            "min_samples": settings.analytics_min_samples,
+            "min_sessions": settings.analytics_min_sessions,
+            "vendors": [
+                {
+                    "gpu_vendor": fact.gpu_vendor,
+                    "median_decode_tokens_per_s": round(fact.median_decode_tps, 1),
+                    "samples": fact.samples,
+                }
+                for fact in facts
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
+    cache.set(key, body, ttl=PERFORMANCE_TTL_S)
+    return body
+
+
+@requires(PUBLIC, reason="aggregate decode speed per GPU vendor of a published adapter; above k-anonymity thresholds")
+async def adapter_performance(request: Request) -> Response:
+    """Median decode tokens/s per GPU vendor: the adapter page picks the visitor's vendor in the
+    browser, so the vendor never reaches the server."""
+    slug = request.path_params["slug"]
+    body = await run_in_threadpool(_performance, slug)
+    if body is None:
+        return error(404, f"no published adapter '{slug[:80]}'")
+    return Response(body, media_type="application/json", headers=_PERFORMANCE_HEADERS)
+
+
 @requires(PUBLIC, reason="the registered base models are what every visitor downloads to chat")
 async def base_models(request: Request) -> Response:
     def run() -> Any:
@@ -163,6 +230,7 @@ def catalog_api_routes() -> list[Route]:
         Route(f"{PREFIX}/adapters/{{slug}}", adapter_detail, methods=["GET"], name="api_adapter"),
         Route(f"{PREFIX}/adapters/{{slug}}/files", adapter_files, methods=["GET"], name="api_adapter_files"),
         Route(f"{PREFIX}/adapters/{{slug}}/downloads", record_download, methods=["POST"], name="api_download"),
+        Route(f"{PREFIX}/adapters/{{slug}}/performance", adapter_performance, methods=["GET"], name="api_performance"),
         Route(f"{PREFIX}/base-models", base_models, methods=["GET"], name="api_base_models"),
         Route(f"{PREFIX}/base-models/{{name}}", base_model, methods=["GET"], name="api_base_model"),
     ]

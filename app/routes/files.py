@@ -16,8 +16,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from app.analytics.lifecycle import current as analytics_running
+from app.analytics.lifecycle import note_server_event
 from app.auth.guard import PUBLIC, requires
-from app.catalog.access import may_download
+from app.catalog.access import FileOwners, allowed, file_info
+from app.catalog.schemas import Actor
 from app.db import session_scope
 from app.routes.access import request_actor
 from app.storage import ObjectNotFoundError, get_storage, is_key
@@ -66,15 +69,17 @@ async def serve_file(request: Request) -> Response:
     key = request.path_params["key"]
     if not is_key(key):
         return _not_found()
-    if not await run_in_threadpool(_allowed, request, key):
+    info, actor = await run_in_threadpool(_access, request, key)
+    if not allowed(info, actor):
         return _not_found()
     storage = get_storage()
     path = storage.local_path(key)
     if path is None:
         try:
-            await run_in_threadpool(storage.stat, key)  # a network call for S3: keep it off the event loop
+            size = (await run_in_threadpool(storage.stat, key)).size  # a network call for S3: off the event loop
         except ObjectNotFoundError:
             return _not_found()
+        await _count_download(request, info, actor, size)
         url = await run_in_threadpool(storage.url_for, key)
         # The presigned URL expires soon: the redirect itself must not be cached.
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
@@ -87,12 +92,32 @@ async def serve_file(request: Request) -> Response:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and _none_match(if_none_match, etag):
         return Response(status_code=304, headers=headers)
+    await _count_download(request, info, actor, stat_result.st_size)
     return _BigChunkFileResponse(path, media_type="application/octet-stream", headers=headers, stat_result=stat_result)
 
 
-def _allowed(request: Request, key: str) -> bool:
+def _access(request: Request, key: str) -> tuple[FileOwners, Actor | None]:
     with session_scope() as session:
-        return may_download(session, key=key, actor=request_actor(request))
+        return file_info(session, key=key), request_actor(request)
+
+
+def _starts_a_download(request: Request) -> bool:
+    """A GET of the whole file or its first bytes: resumed or chunked ranges are the same download."""
+    if request.method != "GET":
+        return False
+    ranges = request.headers.get("range", "").replace(" ", "").lower()
+    return not ranges or ranges.startswith("bytes=0-")
+
+
+async def _count_download(request: Request, info: FileOwners, actor: Actor | None, size: int) -> None:
+    """A file_download analytics event for LoRA and base-model files (not the runtime's own)."""
+    if info.kind is None or analytics_running() is None or not _starts_a_download(request):
+        return
+    event = {"type": "file_download", "file_kind": info.kind, "bytes": size}
+    if info.adapter_slug:
+        event["adapter_id"] = info.adapter_slug
+    user_id = actor.user_id if actor else None
+    await run_in_threadpool(note_server_event, event, user_id=user_id)
 
 
 def file_routes() -> list[Route]:

@@ -91,6 +91,29 @@ def openapi_document() -> dict[str, Any]:
             "counted": {"type": "boolean", "description": "False when this client was already counted today"}
         },
     }
+    components["AdapterPerformance"] = {
+        "type": "object",
+        "required": ["slug", "days", "min_samples", "min_sessions", "vendors"],
+        "properties": {
+            "slug": {"type": "string"},
+            "days": {"type": "integer", "description": "The figures cover the last this many UTC days"},
+            "min_samples": {"type": "integer", "description": "Generations a vendor needs before it is listed"},
+            "min_sessions": {"type": "integer", "description": "Distinct chat sessions a vendor needs"},
+            "vendors": {
+                "type": "array",
+                "description": "Only vendors with enough data; most samples first",
+                "items": {
+                    "type": "object",
+                    "required": ["gpu_vendor", "median_decode_tokens_per_s", "samples"],
+                    "properties": {
+                        "gpu_vendor": {"type": "string", "description": "WebGPU adapter vendor, as in analytics"},
+                        "median_decode_tokens_per_s": {"type": "number", "minimum": 0},
+                        "samples": {"type": "integer", "minimum": 0},
+                    },
+                },
+            },
+        },
+    }
     slug_param = {"name": "slug", "in": "path", "required": True, "schema": SLUG}
     search_params = [
         _query("q", {"type": "string", "maxLength": 200}, "Words to find in title, summary, tags and author name"),
@@ -144,6 +167,14 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Count a download of the adapter (once per client per day)",
                 "parameters": [slug_param],
                 "responses": {"200": _json("DownloadResult"), **ERRORS, "403": _json("Error", "Cross-site request")},
+            }
+        },
+        "/api/v1/adapters/{slug}/performance": {
+            "get": {
+                "operationId": "getAdapterPerformance",
+                "summary": "Typical decode speed (median tokens/s, last 30 days) per GPU vendor of a published adapter",
+                "parameters": [slug_param],
+                "responses": {"200": _json("AdapterPerformance"), **ERRORS},
             }
         },
         "/api/v1/base-models": {

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from app.analytics import lifecycle
+from app.analytics import lifecycle, wiring
 from app.analytics.pipeline import MemoryQueue
 from app.routes.events import event_routes
+from tests.support.auth import reset_caches
+
+
+@pytest.fixture(autouse=True)
+def _app_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The app's own settings (run-time config lookups) use a temporary DATA_DIR, not ./data."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "app-data"))
+    reset_caches()
+    yield
+    monkeypatch.undo()
+    reset_caches()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_adapter_authors() -> Iterator[None]:
+    """The writer remembers adapter authors per process; each test has its own catalog rows."""
+    wiring.forget_adapter_authors()
+    yield
+    wiring.forget_adapter_authors()
 
 
 @pytest.fixture

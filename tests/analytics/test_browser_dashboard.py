@@ -48,14 +48,34 @@ def _seed_events(engine: sa.Engine) -> None:
                 user_id=rng.choice([None, 101, 102, 103]),
             )
         )
+    # Headless Chromium's WebGPU (SwiftShader) reports vendor "google": enough data for the
+    # adapter page's "typical speed" on alpha-lora (30 chats from 6 sessions, ~42 tokens/s).
+    for i in range(30):
+        data = {
+            **random_event(rng, sessions),
+            "type": "generation_finished",
+            "adapter_id": "alpha-lora",
+            "gpu_vendor": "google",
+            "session_id": f"swiftshader-session-{i % 6}",
+            "ttft_ms": 300.0,
+            "prefill_tokens_per_s": 200.0,
+            "decode_tokens_per_s": 41.0 + i % 3,
+            "input_tokens": 10,
+            "output_tokens": 50,
+            "cancelled": False,
+        }
+        for key in ("page", "ok", "missing", "outcome", "source", "bytes", "duration_ms", "rank", "kind", "stage"):
+            data.pop(key, None)
+        row = BROWSER_EVENT.validate_python(data).model_dump()
+        rows.append(store.to_row(row, received_at=now - timedelta(hours=2), user_id=None))
     store.write_with_retry(engine, rows)
 
 
-def _give_adapter(db: Session, user_id: int, slug: str) -> None:
+def _give_adapter(db: Session, user_id: int, slug: str, status: str = "draft") -> None:
     """Make `user_id` the author of catalog adapter `slug`."""
     from app.models.catalog import Adapter
 
-    db.add(Adapter(slug=slug, title=slug, author_id=user_id, rank=8))
+    db.add(Adapter(slug=slug, title=slug, author_id=user_id, rank=8, status=status))
     db.commit()
 
 
@@ -67,13 +87,16 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     url = f"sqlite:///{data / 'lorastudio.db'}"
     migrations.upgrade(url)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    _seed_events(engine)
     with Session(engine, expire_on_commit=False) as db:
-        admin = make_user(db, email="admin@example.test", role="admin", name="Ada Admin").email
+        admin_user = make_user(db, email="admin@example.test", role="admin", name="Ada Admin")
+        admin, admin_id = admin_user.email, admin_user.id
         creator_user = make_user(db, email="creator@example.test", role="creator", name="Cora Creator")
         creator, creator_id = creator_user.email, creator_user.id
-        _give_adapter(db, creator_id, "alpha-lora")
+        _give_adapter(db, creator_id, "alpha-lora", status="published")
+        _give_adapter(db, admin_id, "beta-lora", status="published")
         owned = sorted(set(wiring.owned_adapter_ids(db, creator_id)) & set(ADAPTERS))
+    wiring.forget_adapter_authors()
+    _seed_events(engine)  # after the catalog rows: the creator's distinct counts need the authors
     assert owned == ["alpha-lora"]
     port = free_port()
     env = {**FAST_ARGON2, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "RATE_LIMIT_SIGNIN": "300/minute"}
@@ -160,3 +183,32 @@ def test_user_opts_out_on_the_account_page(seeded: Seeded, page: Page) -> None:
     expect(page.locator("#analytics-opted-out")).to_have_count(0, timeout=TIMEOUT)
     again = page.request.post(f"{seeded.url}/api/v1/events", data={"events": [event()]})
     assert again.status == 202
+
+
+def test_adapter_page_shows_typical_speed_for_the_visitors_gpu(seeded: Seeded, page: Page) -> None:
+    """The page fetches every vendor's figure and picks its own GPU's in the browser: SwiftShader's
+    "google" has enough data on alpha-lora, none on beta-lora; the vendor is never sent."""
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(str(payload))))
+    page.on("request", lambda request: sent.append(f"{request.url} {request.post_data or ''}"))
+    page.goto(f"{seeded.url}/adapters/alpha-lora")
+    speed = page.locator("#typical-speed")
+    expect(speed).to_have_attribute("data-state", "figure", timeout=TIMEOUT)
+    expect(speed).to_have_attribute("data-vendor", "google")
+    expect(speed).to_contain_text(
+        re.compile(r"Typical speed on Google GPUs like yours: 4[12] tokens/s \(median of 30 chats, last 30 days\)")
+    )
+    assert any("/api/v1/adapters/alpha-lora/performance" in line for line in sent)
+    assert not [line for line in sent if "google" in line.lower() or "swiftshader" in line.lower()]
+
+    page.goto(f"{seeded.url}/adapters/beta-lora")
+    expect(speed).to_have_attribute("data-state", "not-enough", timeout=TIMEOUT)
+    expect(speed).to_have_text("Not enough data yet for Google GPUs.")
+
+
+def test_adapter_page_without_webgpu_says_so(seeded: Seeded, page: Page) -> None:
+    page.add_init_script("Object.defineProperty(Navigator.prototype, 'gpu', {get: () => undefined})")
+    page.goto(f"{seeded.url}/adapters/alpha-lora")
+    speed = page.locator("#typical-speed")
+    expect(speed).to_have_attribute("data-state", "no-webgpu", timeout=TIMEOUT)
+    expect(speed).to_contain_text("Your browser has no WebGPU")

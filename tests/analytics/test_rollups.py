@@ -69,9 +69,25 @@ def _assert_percentiles(perf: queries.Performance, gens: list[dict]) -> None:
         assert perf.prefill_mean_tps is None
 
 
+def _authors(engine: sa.Engine, owned: list[str]) -> int:
+    """Catalog rows: one creator authors `owned`, another the other adapters. Returns the first's id."""
+    from app.models.catalog import Adapter
+    from tests.support.auth import make_user
+
+    with Session(engine, expire_on_commit=False) as db:
+        mine = make_user(db, email="mine@example.test", role="creator", password="x" * 12)
+        other = make_user(db, email="other@example.test", role="creator", password="x" * 12)
+        for slug in ADAPTERS:
+            db.add(Adapter(slug=slug, title=slug, author_id=mine.id if slug in owned else other.id, rank=8))
+        db.commit()
+        return mine.id
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_rollups_equal_direct_computation(db_engine: sa.Engine, seed: int) -> None:
     rng = random.Random(seed)
+    owned = sorted(rng.sample(ADAPTERS, 2))
+    creator_id = _authors(db_engine, owned)
     _seed(db_engine, rng, 3000)
     raw = _raw(db_engine)
     assert len(raw) == 3000
@@ -79,11 +95,11 @@ def test_rollups_equal_direct_computation(db_engine: sa.Engine, seed: int) -> No
     dr = queries.DateRange(first, first + timedelta(days=rng.randint(1, 3)))
     start, end = dr.bounds
     in_range = [r for r in raw if start <= r["received_at"] < end]
-    owned = sorted(rng.sample(ADAPTERS, 2))
 
     with Session(db_engine) as session:
         board = queries.dashboard(session, date_range=dr)
-        creator = queries.dashboard(session, date_range=dr, adapter_ids=owned)
+        creator = queries.dashboard(session, date_range=dr, adapter_ids=owned, creator_id=creator_id)
+        summed = queries.activity(session, date_range=dr, adapter_ids=owned)
         hours = queries.hourly(session, start=start, end=start + timedelta(hours=30))
         facts = {
             (a, v): queries.performance_fact(
@@ -105,12 +121,20 @@ def test_rollups_equal_direct_computation(db_engine: sa.Engine, seed: int) -> No
             kinds["page_view"],
             kinds["error"],
         )
-    # Creator: their adapters only; sessions summed per adapter.
-    for point in creator.activity:
+    # Creator: their adapters only; exact distinct sessions and users over all of them (someone
+    # using two of their adapters counts once).
+    assert [p.day for p in creator.activity] == [p.day for p in summed] == dr.days()
+    double_counted = 0
+    for point, bare in zip(creator.activity, summed):
         day_rows = [r for r in in_range if r["received_at"].date() == point.day and r["adapter_id"] in owned]
+        assert point.active_sessions == len({r["session_id"] for r in day_rows})
+        assert point.active_users == len({r["user_id"] for r in day_rows if r["user_id"] is not None})
+        assert point.chats == bare.chats == sum(r["type"] == "generation_finished" for r in day_rows)
+        # Without the creator's id (a bare set of adapters): summed per adapter.
         per_adapter = sum(len({r["session_id"] for r in day_rows if r["adapter_id"] == a}) for a in owned)
-        assert point.active_sessions == per_adapter
-        assert point.chats == sum(r["type"] == "generation_finished" for r in day_rows)
+        assert bare.active_sessions == per_adapter
+        double_counted += per_adapter - point.active_sessions
+    assert double_counted > 0  # the data does have people on both adapters: the test can tell
 
     # Top adapters.
     gens = [r for r in in_range if r["type"] == "generation_finished"]
