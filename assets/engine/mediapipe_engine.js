@@ -468,7 +468,7 @@ export class MediaPipeEngine {
     this._instanceKey = null;
     this._model = null; // {bytes: Uint8Array|null, url, size}
     this._loraBytes = new Map(); // url -> Uint8Array (kept across instances)
-    this._loraModels = new Map(); // url -> LoraModel (of the current instance only)
+    this._loraModels = new Map(); // url -> {model: LoraModel, epoch} (of the current instance only)
     this._resetInstanceState();
     this._queue = Promise.resolve();
     this._generating = null; // {cancelled, instance} while a generation runs
@@ -496,13 +496,15 @@ export class MediaPipeEngine {
    *   base-model generation (cancelled at its first token);
    * - a LoraModel applied again after another LoRA ran is stale: with a different rank the runtime
    *   rejects it ("Tensor size does not match: ...ffn_layer1_gate.w_prime_left. Expected 4096 but got
-   *   2048": buffers sized for the other adapter's rank) or silently gives other output. Only the
-   *   last-applied handle is reused; switching back loads the kept bytes again (a new handle).
+   *   2048": buffers sized for the other adapter's rank) or silently gives other output. A handle
+   *   is reused only while it is the last-applied one or no other LoRA has run since it was loaded
+   *   (`epoch`); otherwise the kept bytes are loaded again (a new handle).
    */
   _resetInstanceState() {
     this._loraModels.clear();
     this._generated = false; // has this instance run a generation?
     this._lastLora = null; // url of the LoRA last applied on this instance
+    this._loraEpoch = 0; // +1 each time a generation applies a different LoRA than the last one
     this._loraHeapBytes = 0; // LoRA bytes copied into this instance's heap so far
   }
 
@@ -708,12 +710,13 @@ export class MediaPipeEngine {
 
   /** The handle to apply now: only the last-applied one is safe to reuse (see _resetInstanceState). */
   _usableLora(url) {
-    const model = this._loraModels.get(url);
-    if (model && this._lastLora !== null && this._lastLora !== url) {
+    const entry = this._loraModels.get(url);
+    if (!entry) return null;
+    if (url !== this._lastLora && entry.epoch !== this._loraEpoch) {
       this._loraModels.delete(url); // stale: load the kept bytes again
       return null;
     }
-    return model ?? null;
+    return entry.model;
   }
 
   /** A fresh instance when this LoRA would push the instance's heap past its budget. */
@@ -765,7 +768,7 @@ export class MediaPipeEngine {
         this.options.loraTimeoutMs,
         () => new EngineError("timeout", `The LoRA adapter did not load within ${seconds(this.options.loraTimeoutMs)}.`),
       );
-      this._loraModels.set(url, model);
+      this._loraModels.set(url, { model, epoch: this._loraEpoch });
       this._loraHeapBytes += bytes.length;
       return { url, model, bytes: bytes.length, loadMs: now() - started - warmMs, cached: false };
     } catch (error) {
@@ -908,7 +911,11 @@ export class MediaPipeEngine {
       };
       try {
         this._generated = true;
-        if (loraModel) this._lastLora = lora;
+        if (loraModel && lora !== this._lastLora) {
+          this._loraEpoch += 1;
+          this._lastLora = lora;
+          this._loraModels.set(lora, { model: loraModel, epoch: this._loraEpoch });
+        }
         const pending = loraModel
           ? instance.generateResponse(prompt, loraModel, listener)
           : instance.generateResponse(prompt, listener);
