@@ -8,8 +8,8 @@ import React, { useCallback, useEffect, useMemo, useRef, useState } from "react"
 import { Badge, Box, Button, Callout, Card, Flex, Heading, Progress, Select, Text, TextArea, TextField } from "@radix-ui/themes";
 import { getBackendURL } from "$/utils/state";
 import env from "$/env.json";
-import { MediaPipeEngine, checkCapabilities, describeError, formatBytes } from "./mediapipe_engine.js";
-import { deleteStored, ensureStored, importFile, listStored, storageEstimate, storedFile } from "./model_store.js";
+import { EngineError, MediaPipeEngine, checkCapabilities, describeError, formatBytes } from "./mediapipe_engine.js";
+import { deleteStored, ensureStored, importFile, listStored, storageEstimate, storagePersistence, storedFile } from "./model_store.js";
 import {
   deleteConversation,
   downloadText,
@@ -104,12 +104,21 @@ function DownloadProgress({ progress }) {
   );
 }
 
-function StoredFiles({ files, onDelete }) {
+function StoredFiles({ files, onDelete, persisted }) {
   return (
     <Box data-testid="stored-files">
       <Text as="div" size="2" weight="medium">
         Stored in this browser
       </Text>
+      {persisted === undefined ? null : (
+        <Text as="div" size="1" color="gray" data-testid="storage-persistence" data-persisted={String(persisted)}>
+          {persisted === true
+            ? "Persistent storage: the browser keeps these files until you delete them."
+            : persisted === false
+              ? "Storage is not persistent: the browser may clear these files when the disk runs low."
+              : "This browser does not say whether it keeps these files."}
+        </Text>
+      )}
       {files.length === 0 ? (
         <Text size="2" color="gray" data-testid="stored-empty">
           Nothing stored yet.
@@ -236,6 +245,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const [sources, setSources] = useState(null);
   const [stored, setStored] = useState([]);
   const [storage, setStorage] = useState(null);
+  const [persisted, setPersisted] = useState(undefined); // true|false|null (unknown); undefined before asking
   const [phase, setPhase] = useState("checking"); // checking|blocked|need-model|downloading|loading|ready|error
   const [progress, setProgress] = useState(null);
   const [error, setError] = useState(null);
@@ -259,6 +269,12 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const refreshStored = useCallback(async () => {
     setStored(await listStored().catch(() => []));
     setStorage(await storageEstimate());
+    setPersisted(await storagePersistence());
+  }, []);
+
+  /** Once a model is stored, ask the browser not to evict it (it may say no; the panel shows which). */
+  const keepStored = useCallback(async () => {
+    setPersisted(await storagePersistence({ request: true }));
   }, []);
 
   const refreshConversations = useCallback(async () => {
@@ -295,6 +311,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       if (!alive) return;
       setStored(files);
       setStorage(estimate);
+      setPersisted(await storagePersistence());
       const checks = capabilities.checks.filter((c) => c.id !== "storage");
       const base = chatSources.base;
       const have = files.find((f) => base && f.sha256 === base.sha256);
@@ -404,6 +421,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         track("model_download", { outcome: "ok", source: "network", bytes: result.downloadedBytes, duration_ms: result.downloadMs });
       }
       await refreshStored();
+      await keepStored();
       await startEngine(result.file, result.fromCache ? "stored" : "download");
     } catch (e) {
       await refreshStored();
@@ -411,7 +429,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       setError({ kind: e?.kind ?? "download", message: e?.message ?? String(e) });
       setPhase("need-model");
     }
-  }, [sources, refreshStored, startEngine]);
+  }, [sources, refreshStored, keepStored, startEngine]);
 
   // A stored, verified model starts the engine at once (no network transfer of the model).
   useEffect(() => {
@@ -438,6 +456,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
             onProgress: ({ phase: step, loaded, total }) => setProgress({ phase: step, loaded, total }),
           });
           await refreshStored();
+          await keepStored();
           await startEngine(imported.file, imported.sha256 === base?.sha256 ? "disk" : "disk-other");
         } else {
           await startEngine(file, "disk-unstored"); // used in place, not kept
@@ -447,7 +466,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         setPhase("need-model");
       }
     },
-    [sources, storage, refreshStored, startEngine],
+    [sources, storage, refreshStored, keepStored, startEngine],
   );
 
   const removeStored = useCallback(
@@ -468,20 +487,46 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
 
   /** The LoRA as an object URL of its stored copy: downloaded once (status checked), verified, kept. */
   const loraUrlFor = useCallback(
-    async (id) => {
-      const adapter = adapterById(id);
-      if (!adapter) return null;
+    async (adapter) => {
       if (!loraUrls.current.has(adapter.sha256)) {
-        const started = performance.now();
         const result = await ensureStored({ ...adapter, kind: "lora" });
         loraUrls.current.set(adapter.sha256, URL.createObjectURL(result.file));
         if (adapter.catalog && !result.fromCache) recordAdapterDownload(new URL(apiBase, origin).toString().replace(/\/+$/, ""), adapter.id);
-        track("lora_load", { outcome: "ok", duration_ms: performance.now() - started, rank: adapter.rank, adapter_id: adapter.id });
         refreshStored();
       }
       return loraUrls.current.get(adapter.sha256);
     },
-    [adapterById, refreshStored, apiBase, origin],
+    [refreshStored, apiBase, origin],
+  );
+
+  /**
+   * Make the adapter ready in the engine: stored copy (downloaded once), then loaded into the running
+   * instance. `lora_load` times both (fetch or stored-copy read + engine load), as users wait for both.
+   */
+  const loadAdapter = useCallback(
+    async (adapter) => {
+      const started = performance.now();
+      try {
+        const url = await loraUrlFor(adapter);
+        const storeMs = performance.now() - started;
+        const info = await engineRef.current.loadLora(url);
+        if (!info.cached) {
+          track("lora_load", { outcome: "ok", duration_ms: storeMs + info.loadMs, rank: adapter.rank, adapter_id: adapter.id });
+        }
+        return url;
+      } catch (e) {
+        const described = describeError(e, "lora");
+        track("lora_load", { outcome: "failed", duration_ms: performance.now() - started, rank: adapter.rank, adapter_id: adapter.id });
+        track("error", { kind: errorKind(described.kind === "engine" ? "lora" : described.kind, "lora"), stage: "lora" });
+        const failure = new EngineError(
+          described.kind === "engine" ? "lora" : described.kind,
+          `The adapter "${adapter.name}" could not be used: ${described.message} Pick another adapter or "No adapter (base model)" to go on.`,
+        );
+        failure.reported = true; // tracked here, not again as a generation error
+        throw failure;
+      }
+    },
+    [loraUrlFor],
   );
 
   /** Fit the history to the context: drop the oldest messages until the prompt leaves room to answer. */
@@ -502,7 +547,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const runGeneration = useCallback(
     async (prompt, id, holder) => {
       const adapter = adapterById(id);
-      const lora = adapter ? await loraUrlFor(id) : null;
+      const lora = adapter ? await loadAdapter(adapter) : null;
       let raw = "";
       let shown = 0;
       let paintTimer = null;
@@ -544,7 +589,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       updateEngineInfo();
       return { role: "model", text: cleanAnswer(result.text || raw), adapterId: adapter?.id ?? null, adapterName: adapter?.name ?? null, meta };
     },
-    [adapterById, loraUrlFor, updateEngineInfo],
+    [adapterById, loadAdapter, updateEngineInfo],
   );
 
   /** Send `messages` (ending with a user message) and append the answer; saves to IndexedDB. */
@@ -571,7 +616,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         current = { ...current, messages: [...messages, { ...reply, dropped }] };
       } catch (e) {
         const described = describeError(e);
-        track("error", { kind: errorKind(described.kind, "generate"), stage: "generate" });
+        if (!e?.reported) track("error", { kind: errorKind(described.kind, "generate"), stage: "generate" });
         setError(described);
       } finally {
         setStream(null);
@@ -725,7 +770,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
             </Text>
           ) : null}
           {error && phase !== "ready" ? <ErrorCallout error={error} testid="model-error" /> : null}
-          <StoredFiles files={stored} onDelete={removeStored} />
+          <StoredFiles files={stored} onDelete={removeStored} persisted={persisted} />
           {storage ? (
             <Text size="1" color="gray" data-testid="storage-estimate">
               Browser storage: {formatBytes(storage.usage)} used, {formatBytes(storage.free)} free.

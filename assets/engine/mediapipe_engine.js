@@ -34,7 +34,13 @@ const DEFAULTS = {
   firstTokenTimeoutMs: 120000,
   stallTimeoutMs: 30000,
   minOutputTokens: null,
+  // LoRA bytes one instance may copy into its heap (reloads included; there is no unload) before
+  // the engine starts a fresh instance instead.
+  loraHeapBudgetBytes: 256 * MIB,
 };
+
+/** A one-turn prompt for the warm-up generation (its output is thrown away). */
+const WARM_UP_PROMPT = "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n";
 
 const now = () => performance.now();
 
@@ -462,7 +468,8 @@ export class MediaPipeEngine {
     this._instanceKey = null;
     this._model = null; // {bytes: Uint8Array|null, url, size}
     this._loraBytes = new Map(); // url -> Uint8Array (kept across instances)
-    this._loraModels = new Map(); // url -> LoraModel (of the current instance only)
+    this._loraModels = new Map(); // url -> {model: LoraModel, epoch} (of the current instance only)
+    this._resetInstanceState();
     this._queue = Promise.resolve();
     this._generating = null; // {cancelled, instance} while a generation runs
     this._pendingGeneration = null; // the latest generate() call, until it ends
@@ -480,6 +487,25 @@ export class MediaPipeEngine {
 
   get generating() {
     return this._generating !== null;
+  }
+
+  /**
+   * Per-instance LoRA bookkeeping, for two runtime faults (tasks-genai 0.10.29, tiny model, verified):
+   * - a LoRA loaded into an instance that has not generated yet breaks its first LoRA generation
+   *   ("memory access out of bounds", a wasm trap), so a fresh instance first runs a short
+   *   base-model generation (cancelled at its first token);
+   * - a LoraModel applied again after another LoRA ran is stale: with a different rank the runtime
+   *   rejects it ("Tensor size does not match: ...ffn_layer1_gate.w_prime_left. Expected 4096 but got
+   *   2048": buffers sized for the other adapter's rank) or silently gives other output. A handle
+   *   is reused only while it is the last-applied one or no other LoRA has run since it was loaded
+   *   (`epoch`); otherwise the kept bytes are loaded again (a new handle).
+   */
+  _resetInstanceState() {
+    this._loraModels.clear();
+    this._generated = false; // has this instance run a generation?
+    this._lastLora = null; // url of the LoRA last applied on this instance
+    this._loraEpoch = 0; // +1 each time a generation applies a different LoRA than the last one
+    this._loraHeapBytes = 0; // LoRA bytes copied into this instance's heap so far
   }
 
   _enqueue(operation) {
@@ -598,7 +624,7 @@ export class MediaPipeEngine {
       );
       this._instance = instance;
       this._instanceKey = JSON.stringify(settings);
-      this._loraModels.clear();
+      this._resetInstanceState();
       this.instancesCreated += 1;
       this.lastCreateMs = now() - started;
       return instance;
@@ -642,7 +668,7 @@ export class MediaPipeEngine {
     const instance = this._instance;
     this._instance = null;
     this._instanceKey = null;
-    this._loraModels.clear();
+    this._resetInstanceState();
     if (instance && close) {
       try {
         instance.close();
@@ -668,18 +694,64 @@ export class MediaPipeEngine {
     return failure;
   }
 
-  /** Fetch (once) and load (once per instance) a LoRA adapter. Resolves {url, bytes, loadMs, cached}. */
+  /**
+   * Fetch (once) and load a LoRA adapter into the current instance (again after another LoRA ran,
+   * see _resetInstanceState). Resolves {url, bytes, loadMs, cached}: loadMs covers reading the bytes
+   * and the runtime's load.
+   */
   loadLora(url) {
     return this._enqueue(async () => {
-      const instance = await this._ensureInstance();
+      let instance = await this._ensureInstance();
+      instance = await this._roomForLora(instance, url);
       const { model: _model, ...info } = await this._loraFor(instance, url);
       return info; // plain data only: the LoraModel handle stays inside the engine
     });
   }
 
+  /** The handle to apply now: only the last-applied one is safe to reuse (see _resetInstanceState). */
+  _usableLora(url) {
+    const entry = this._loraModels.get(url);
+    if (!entry) return null;
+    if (url !== this._lastLora && entry.epoch !== this._loraEpoch) {
+      this._loraModels.delete(url); // stale: load the kept bytes again
+      return null;
+    }
+    return entry.model;
+  }
+
+  /** A fresh instance when this LoRA would push the instance's heap past its budget. */
+  async _roomForLora(instance, url) {
+    if (this._usableLora(url)) return instance;
+    const size = this._loraBytes.get(url)?.length ?? 0;
+    if (this._loraHeapBytes > 0 && this._loraHeapBytes + size > this.options.loraHeapBudgetBytes) {
+      this._dropInstance("lora heap budget");
+      return this._ensureInstance();
+    }
+    return instance;
+  }
+
+  /** Run a base-model generation on a fresh instance, stopped at its first token, before any LoRA. */
+  async _warmUp(instance) {
+    if (this._generated) return;
+    let stopped = false;
+    const pending = instance.generateResponse(WARM_UP_PROMPT, (partial) => {
+      if (partial && !stopped) {
+        stopped = true;
+        instance.cancelProcessing();
+      }
+    });
+    await withTimeout(
+      Promise.resolve(pending),
+      this.options.firstTokenTimeoutMs,
+      () => new EngineError("timeout", `The engine did not answer within ${seconds(this.options.firstTokenTimeoutMs)}; it was reset. Try again.`),
+    );
+    this._generated = true;
+  }
+
   async _loraFor(instance, url) {
     const started = now();
-    if (this._loraModels.has(url)) return { url, model: this._loraModels.get(url), loadMs: 0, cached: true };
+    const usable = this._usableLora(url);
+    if (usable) return { url, model: usable, loadMs: 0, cached: true };
     let bytes = this._loraBytes.get(url);
     if (!bytes) {
       bytes = await fetchModelBytes(url, "LoRA adapter");
@@ -688,13 +760,17 @@ export class MediaPipeEngine {
     try {
       // Calls are serialised, so a busy instance here is a stuck one: replace it.
       if (!instance.isIdle) throw new EngineError("engine-stuck", "The engine stopped responding; try again.");
+      const warmStarted = now();
+      await this._warmUp(instance);
+      const warmMs = now() - warmStarted; // engine start-up, not LoRA loading
       const model = await withTimeout(
         instance.loadLoraModel(bytes),
         this.options.loraTimeoutMs,
         () => new EngineError("timeout", `The LoRA adapter did not load within ${seconds(this.options.loraTimeoutMs)}.`),
       );
-      this._loraModels.set(url, model);
-      return { url, model, bytes: bytes.length, loadMs: now() - started, cached: false };
+      this._loraModels.set(url, { model, epoch: this._loraEpoch });
+      this._loraHeapBytes += bytes.length;
+      return { url, model, bytes: bytes.length, loadMs: now() - started - warmMs, cached: false };
     } catch (error) {
       this._loraBytes.delete(url); // the next attempt downloads it again
       const failure = this._failure(error, "lora");
@@ -778,6 +854,10 @@ export class MediaPipeEngine {
         `The prompt is ${promptTokens} tokens; with ${reserve} tokens kept for the answer, the limit of ${maxTokens} tokens allows at most ${Math.max(0, maxTokens - reserve)} prompt tokens. Shorten the prompt or raise max tokens.`,
       );
     }
+    if (lora && !this._usableLora(lora) && this._loraBytes.has(lora)) {
+      const fresh = await this._roomForLora(instance, lora);
+      if (fresh !== instance) return this._generate(prompt, lora, onText, token);
+    }
     const loraModel = lora ? (await this._loraFor(instance, lora)).model : null;
     if (token.cancelled) return this._cancelledBeforeStart(lora);
 
@@ -830,6 +910,12 @@ export class MediaPipeEngine {
         }
       };
       try {
+        this._generated = true;
+        if (loraModel && lora !== this._lastLora) {
+          this._loraEpoch += 1;
+          this._lastLora = lora;
+          this._loraModels.set(lora, { model: loraModel, epoch: this._loraEpoch });
+        }
         const pending = loraModel
           ? instance.generateResponse(prompt, loraModel, listener)
           : instance.generateResponse(prompt, listener);

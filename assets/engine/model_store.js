@@ -222,6 +222,24 @@ export async function storageEstimate() {
   }
 }
 
+/**
+ * Whether the browser keeps stored files until the user deletes them (true), may evict them under
+ * storage pressure (false), or cannot say (null). With `request`, asks for persistence first: a
+ * 2.6 GB model evicted behind the user's back means another 2.6 GB download.
+ */
+export async function storagePersistence({ request = false } = {}) {
+  try {
+    if (request && navigator.storage?.persist) {
+      const granted = await navigator.storage.persist();
+      if (granted) return true;
+    }
+    if (!navigator.storage?.persisted) return null;
+    return Boolean(await navigator.storage.persisted());
+  } catch {
+    return null;
+  }
+}
+
 async function finish(dir, sha, partHandle, meta, onProgress) {
   const file = await partHandle.getFile();
   onProgress?.({ phase: "verify", loaded: 0, total: file.size });

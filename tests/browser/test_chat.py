@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -19,10 +20,13 @@ from tests.browser.chat_page import ChatPage, Traffic
 pytestmark = pytest.mark.browser
 
 CANARY = f"canary-{uuid.uuid4().hex[:12]}"
-# Two demo-catalog adapters the tiny base accepts. (demo-tiny-mlp-r8 fails in the runtime with
-# "Tensor size does not match: ...ffn_layer1_gate.w_prime_left": a catalog converter issue.)
+# Demo-catalog adapters for the tiny base: attention-only rank 4 and 16, attention + MLP rank 8.
 ADAPTERS = ("demo-tiny-attention-r4", "demo-tiny-mediapipe-r16")
+MLP_ADAPTER = "demo-tiny-mlp-r8"
 MAX_TOKENS = 256  # small context: short answers keep this file fast, and history must be trimmed
+# Greedy decoding: the tiny model then runs to the token limit (answers long enough to stop) and
+# gives the same answer to the same prompt, so "this adapter changed the answer" can be asserted.
+TOP_K = 1
 
 # Records each distinct text of the streaming answer while it grows.
 WATCH_STREAM = """() => {
@@ -60,6 +64,7 @@ def test_first_visit_checks_downloads_with_progress_and_streams_a_reply(shared) 
 
     # Chosen before the engine starts, so it is created once with these settings.
     chat.page.get_by_test_id("setting-maxTokens").fill(str(MAX_TOKENS))
+    chat.page.get_by_test_id("setting-topK").fill(str(TOP_K))
     chat.download()
     chat.wait_ready()
     progress = chat.page.get_by_test_id("download-progress")
@@ -68,6 +73,9 @@ def test_first_visit_checks_downloads_with_progress_and_streams_a_reply(shared) 
     stored = chat.page.get_by_test_id("stored-file")
     expect(stored).to_have_count(1)
     assert stored.get_attribute("data-complete") == "true"
+    # The page asked to keep the model and says whether the browser agreed.
+    persisted = chat.page.evaluate("navigator.storage.persisted()")
+    expect(chat.page.get_by_test_id("storage-persistence")).to_have_attribute("data-persisted", str(persisted).lower())
     assert chat.creations == 1
 
     chat.page.evaluate(WATCH_STREAM)
@@ -100,12 +108,11 @@ def test_first_visit_checks_downloads_with_progress_and_streams_a_reply(shared) 
     assert CANARY not in flat and text[:24] not in flat
 
 
-@pytest.mark.skip(
-    reason="timing-dependent (issue 5 open): with the shared page's trimmed 256-token context the answer can "
-    "finish before its first paint, so Esc has nothing to stop; failed once in CI on a quiet machine"
-)
 def test_escape_stops_generation_and_the_engine_stays_usable(shared) -> None:
     chat, _, seen = shared
+    # A fresh conversation: the whole context is left for the (greedy, so full-length) answer.
+    chat.page.get_by_test_id("new-conversation").click()
+    expect(chat.messages()).to_have_count(0)
     chat.send("Write a very long story about the sea.", wait=False)
     expect(
         chat.page.locator("[data-testid=chat-message][data-state=generating] [data-testid=markdown] > *").first
@@ -170,8 +177,9 @@ def test_history_survives_a_reload_without_model_bytes_over_the_network(shared, 
     assert chat.root.get_attribute("data-model-source") == "stored"
     assert len(traffic.model_requests(chat.base_url)) == before, "the second visit uses the stored copy"
 
+    # The first test's conversation and the one the Esc test started (edited later), newest first.
     items = chat.page.get_by_test_id("conversation-item")
-    expect(items).to_have_count(1)
+    expect(items).to_have_count(2)
     items.first.get_by_test_id("conversation-open").click()
     expect(chat.messages()).to_have_count(2)
     assert CANARY in chat.messages("user").first.inner_text()
@@ -192,9 +200,185 @@ def test_history_survives_a_reload_without_model_bytes_over_the_network(shared, 
     expect(items.first.get_by_test_id("conversation-title")).to_have_text("Renamed chat")
     chat.page.reload()
     chat.open()
-    expect(chat.page.get_by_test_id("conversation-title")).to_have_text(["Renamed chat"])
-    chat.page.get_by_test_id("conversation-delete").click()
-    expect(chat.page.get_by_test_id("conversation-item")).to_have_count(0)
+    titles = chat.page.get_by_test_id("conversation-title")
+    expect(titles).to_have_count(2)
+    expect(titles.first).to_have_text("Renamed chat")
+    chat.page.get_by_test_id("conversation-item").first.get_by_test_id("conversation-delete").click()
+    expect(chat.page.get_by_test_id("conversation-item")).to_have_count(1)
+    expect(titles).not_to_have_text(["Renamed chat"])
+    chat.wait_ready()
+
+
+def _answer_with(chat: ChatPage, adapter: str, prompt: str) -> str:
+    """One answer to `prompt` in a new conversation (no history), with `adapter`."""
+    chat.page.get_by_test_id("new-conversation").click()
+    expect(chat.messages()).to_have_count(0)
+    chat.pick("adapter-picker", adapter)
+    chat.send(prompt)
+    expect(chat.messages("model")).to_have_count(1)
+    text, tokens, cancelled = chat.last_answer()
+    assert text.strip() and tokens > 0 and not cancelled, (adapter, chat.error_text())
+    assert chat.error_text() == "", (adapter, chat.error_text())
+    return text
+
+
+def test_mlp_adapter_answers_after_other_adapters_in_the_same_engine(shared) -> None:
+    """Regression: the rank-8 attention+MLP adapter failed ("Tensor size does not match ...
+    ffn_layer1_gate.w_prime_left. Expected 4096 but got 2048") or answered wrongly when another
+    adapter had run in the same engine before it was used again; and a LoRA as the first thing a
+    fresh engine ran crashed it ("memory access out of bounds")."""
+    chat, _, seen = shared
+    prompt = "Tell me a story."
+    creations = chat.creations
+    # The engine was created by the reload in the previous test and has not generated yet.
+    first_r16 = _answer_with(chat, ADAPTERS[1], prompt)
+    first_mlp = _answer_with(chat, MLP_ADAPTER, prompt)
+    base = _answer_with(chat, "none", prompt)
+    again_r16 = _answer_with(chat, ADAPTERS[1], prompt)
+    r4 = _answer_with(chat, ADAPTERS[0], prompt)
+    again_mlp = _answer_with(chat, MLP_ADAPTER, prompt)
+    assert first_mlp != base and first_r16 != base and r4 != base, "each adapter changes the answer"
+    # Greedy decoding: the same adapter gives the same answer, whatever ran in between.
+    assert again_r16 == first_r16
+    assert again_mlp == first_mlp
+    assert chat.creations == creations, "adapters load into the running engine"
+    seen["answers"] += [first_r16, first_mlp, base, r4]
+
+    events = chat.page.evaluate("window.__lorastudioMetrics")
+    loads = [e for e in events if e["type"] == "lora_load"]
+    summary = [(e["outcome"], e.get("duration_ms"), e.get("rank")) for e in loads]
+    assert loads and all(outcome == "ok" and ms is not None for outcome, ms, _ in summary), summary
+    assert {e.get("rank") for e in loads} >= {4, 8, 16}
+
+
+def _adapter_file(app_server, slug: str) -> dict:
+    files = httpx.get(f"{app_server.url}/api/v1/adapters/{slug}/files").json()["files"]
+    return next(f for f in files if f["role"] == "mediapipe-lora")
+
+
+def test_adapter_file_errors_are_clear_and_the_chat_recovers_without_a_reload(shared, app_server) -> None:
+    chat, _, _ = shared
+    slug = ADAPTERS[0]
+    file = _adapter_file(app_server, slug)
+    url = file["url"] if file["url"].startswith("http") else app_server.url + file["url"]
+    # Forget the stored copy so the page has to download the file again.
+    stored = chat.page.locator(f"[data-testid=stored-file][data-sha256='{file['sha256']}']")
+    stored.get_by_test_id("stored-delete").click()
+    expect(stored).to_have_count(0)
+    creations = chat.creations
+    error = chat.page.get_by_test_id("chat-error")
+
+    chat.page.route(url, lambda route: route.fulfill(status=404, body="not found"))
+    chat.page.get_by_test_id("new-conversation").click()
+    chat.pick("adapter-picker", slug)
+    chat.send("Hello there.")
+    expect(error).to_contain_text("could not be used")
+    expect(error).to_contain_text("404")
+    expect(error).to_contain_text("No adapter")
+    expect(chat.messages("model")).to_have_count(0)
+
+    chat.page.unroute(url)
+    corrupt = bytes(file["size_bytes"])  # right length, wrong bytes
+    chat.page.route(url, lambda route: route.fulfill(status=200, body=corrupt))
+    chat.send("Hello again.")
+    expect(error).to_contain_text("checksum")
+    expect(chat.messages("model")).to_have_count(0)
+
+    # Another choice answers at once, and the adapter itself works once its file is served again.
+    chat.pick("adapter-picker", "none")
+    chat.send("And now without the adapter.")
+    expect(chat.messages("model")).to_have_count(1)
+    expect(error).to_have_count(0)
+    chat.page.unroute(url)
+    chat.pick("adapter-picker", slug)
+    chat.send("With the adapter again.")
+    expect(chat.messages("model")).to_have_count(2)
+    expect(error).to_have_count(0)
+    assert chat.creations == creations, "recovered in the same page and engine"
+    events = chat.page.evaluate("window.__lorastudioMetrics")
+    assert any(e["type"] == "lora_load" and e["outcome"] == "failed" for e in events)
+
+
+def test_shift_enter_adds_a_line_and_enter_sends(shared) -> None:
+    chat, _, _ = shared
+    chat.page.get_by_test_id("new-conversation").click()
+    chat.pick("adapter-picker", "none")
+    box = chat.page.get_by_test_id("chat-input")
+    box.click()
+    box.press_sequentially("first line")
+    box.press("Shift+Enter")
+    box.press_sequentially("second line")
+    expect(box).to_have_value("first line\nsecond line")
+    assert chat.root.get_attribute("data-busy") == "false" and chat.messages().count() == 0
+    box.press("Enter")
+    expect(chat.root).to_have_attribute("data-busy", "true", timeout=5_000)
+    expect(box).to_have_value("")
+    chat.wait_idle()
+    expect(chat.messages("user")).to_have_count(1)
+    assert chat.messages("user").first.get_by_test_id("message-text").inner_text() == "first line\nsecond line"
+    expect(chat.messages("model")).to_have_count(1)
+
+
+def test_copy_puts_the_answer_on_the_clipboard(shared, app_server) -> None:
+    chat, _, _ = shared
+    chat.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_server.url)
+    answer = chat.messages("model").last
+    conversation = chat.page.get_by_test_id("chat-messages").get_attribute("data-conversation")
+    stored_text = chat.page.evaluate(
+        """async (id) => {
+            const db = await new Promise((ok, ko) => { const r = indexedDB.open("lorastudio-chat"); r.onsuccess = () => ok(r.result); r.onerror = ko; });
+            const row = await new Promise((ok, ko) => { const r = db.transaction("conversations").objectStore("conversations").get(id); r.onsuccess = () => ok(r.result); r.onerror = ko; });
+            return row.messages[row.messages.length - 1].text;
+        }""",
+        conversation,
+    )
+    assert stored_text.strip()
+    chat.page.evaluate("navigator.clipboard.writeText('before')")
+    answer.get_by_test_id("copy-message").click()
+    for _ in range(50):
+        if chat.page.evaluate("navigator.clipboard.readText()") != "before":
+            break
+        chat.page.wait_for_timeout(100)
+    assert chat.page.evaluate("navigator.clipboard.readText()") == stored_text
+
+
+CODE_ANSWER = "Here is code:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nAnd `inline` too."
+
+
+def test_code_blocks_in_an_answer_render_as_pre_code(shared) -> None:
+    """The tiny model's gibberish never contains a code fence, so a conversation with one is put into
+    the browser's conversation store (IndexedDB, as the page itself keeps them) and opened."""
+    chat, _, _ = shared
+    page = chat.page.context.new_page()
+    try:
+        page.goto(f"{chat.app_url}/chat")
+        page.evaluate(
+            """async (text) => {
+                const db = await new Promise((ok, ko) => { const r = indexedDB.open("lorastudio-chat"); r.onsuccess = () => ok(r.result); r.onerror = ko; });
+                const at = new Date().toISOString();
+                await new Promise((ok, ko) => {
+                    const t = db.transaction("conversations", "readwrite");
+                    t.objectStore("conversations").put({id: "code-test", title: "Code test", createdAt: at, updatedAt: at, adapter: null,
+                        messages: [{role: "user", text: "Show code"}, {role: "model", text}]});
+                    t.oncomplete = ok; t.onerror = ko;
+                });
+                db.close();
+            }""",
+            CODE_ANSWER,
+        )
+        page.reload()
+        item = page.locator("[data-testid=conversation-item][data-id=code-test]")
+        item.get_by_test_id("conversation-open").click()
+        answer = page.locator("[data-testid=chat-message][data-role=model] [data-testid=message-text]")
+        code = answer.locator("pre > code")
+        expect(code).to_have_count(1)
+        expect(code).to_have_text("def add(a, b):\n    return a + b")
+        expect(answer.get_by_test_id("code-block")).to_contain_text("python")
+        expect(answer.locator("p code")).to_have_text("inline")
+        item.get_by_test_id("conversation-delete").click()
+        expect(item).to_have_count(0)
+    finally:
+        page.close()
 
 
 def test_nothing_of_the_conversation_reaches_the_network(shared) -> None:

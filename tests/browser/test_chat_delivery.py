@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
@@ -17,6 +18,13 @@ CUT_AT = 300_000
 
 SMALL_QUOTA = """
 navigator.storage.estimate = async () => ({quota: 400000, usage: 100000});
+"""
+
+# Records persistence requests; the browser "grants" them (headless Chromium decides by heuristics).
+PERSIST_GRANTED = """
+window.__persistRequests = 0;
+navigator.storage.persist = async () => { window.__persistRequests += 1; return true; };
+navigator.storage.persisted = async () => window.__persistRequests > 0;
 """
 
 
@@ -56,15 +64,22 @@ def test_no_webgpu_is_said_before_any_download(plain_page: Page, app_server) -> 
 def test_model_file_picked_from_disk_is_stored_and_used_without_a_download(
     page: Page, app_server, demo_models_dir: Path
 ) -> None:
+    page.add_init_script(PERSIST_GRANTED)
     traffic = Traffic().attach(page)
     chat = ChatPage(page, app_server.url).open()
     assert chat.phase == "need-model"
+    persistence = page.get_by_test_id("storage-persistence")
+    expect(persistence).to_have_attribute("data-persisted", "false")
     page.get_by_test_id("pick-model-file").set_input_files(str(demo_models_dir / "tiny-base.bin"))
     chat.wait_ready()
     assert chat.root.get_attribute("data-model-source") == "disk"  # the same bytes as the registered model
     assert traffic.model_file_requests() == []
     stored = page.locator("[data-testid=stored-file][data-kind=base]")
     expect(stored).to_have_attribute("data-complete", "true")
+    # Once the model is stored the page asks the browser to keep it, and says it will.
+    assert page.evaluate("window.__persistRequests") >= 1
+    expect(persistence).to_have_attribute("data-persisted", "true")
+    expect(persistence).to_contain_text("Persistent storage")
     # Deleted again from the page, so the next test starts without a stored model.
     stored.get_by_test_id("stored-delete").click()
     expect(stored).to_have_count(0)
@@ -106,3 +121,19 @@ def test_interrupted_download_resumes_with_range_and_verifies(page: Page, app_se
     stored = page.get_by_test_id("stored-file")
     expect(stored).to_have_attribute("data-complete", "true")  # sha256 checked before it is kept
     expect(stored).to_contain_text("verified")
+
+
+def test_compare_view_follows_the_compare_enabled_config_key(page: Page, app_server) -> None:
+    public = httpx.get(f"{app_server.url}/api/v1/config/public").json()
+    assert public["compare.enabled"] is True, "the key is public, so the page can read it"
+    chat = ChatPage(page, app_server.url).open()
+    expect(page.get_by_test_id("compare-panel")).to_be_visible()
+
+    # An operator turns compare off: the page hides the view (served config, as the page reads it).
+    page.route(
+        "**/api/v1/config/public",
+        lambda route: route.fulfill(json={**public, "compare.enabled": False}),
+    )
+    chat.open()
+    expect(page.get_by_test_id("chat-panel")).to_be_visible()
+    expect(page.get_by_test_id("compare-panel")).to_have_count(0)
