@@ -26,6 +26,16 @@ import { configureMetrics, errorKind, track } from "./metrics.js";
 import { BlockSplitter, Markdown, splitAll } from "./markdown.jsx";
 
 const PAINT_INTERVAL_MS = 100;
+
+/** Resolve in a later task (after rendering), so long work is split across tasks. */
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** The conversation list with `conversation`'s summary updated in place (no re-read of the store). */
+function upsertSummary(list, conversation) {
+  const { id, title, createdAt, updatedAt, messages } = conversation;
+  const summary = { id, title, createdAt, updatedAt, count: messages.length };
+  return [summary, ...list.filter((item) => item.id !== id)].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+}
 const END_OF_TURN = "<end_of_turn>";
 const NO_ADAPTER = "none";
 
@@ -133,23 +143,29 @@ function StoredFiles({ files, onDelete }) {
   );
 }
 
-/** One assistant answer while it streams: blocks are split incrementally, painted on a timer. */
-function StreamingAnswer({ stream }) {
-  const [blocks, setBlocks] = useState([]);
+/**
+ * An assistant answer, streaming or finished. While it streams, blocks are split incrementally and
+ * painted on a timer; when it ends, the same component (same key, same place in the list) switches
+ * to the finished text, so React keeps the answer's DOM and memoised blocks instead of mounting the
+ * whole answer again (that remount was a long task at the end of long answers).
+ */
+function AnswerBody({ stream, text }) {
+  const [streamed, setStreamed] = useState(() => (stream ? stream.splitter.all() : null));
   useEffect(() => {
-    stream.paint = setBlocks;
-    setBlocks(stream.splitter.all());
+    if (!stream) return undefined;
+    stream.paint = setStreamed;
+    setStreamed(stream.splitter.all());
     return () => {
       stream.paint = null;
     };
   }, [stream]);
-  return <Markdown blocks={blocks} />;
+  const finished = useMemo(() => (stream ? null : splitAll(text)), [stream, text]);
+  return <Markdown blocks={stream ? (streamed ?? []) : finished} />;
 }
 
 function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(message.text);
-  const blocks = useMemo(() => (message.role === "user" ? null : splitAll(message.text)), [message.text, message.role]);
   const isUser = message.role === "user";
   return (
     <Box
@@ -200,7 +216,9 @@ function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream })
           {message.text}
         </Text>
       ) : (
-        <div data-testid="message-text">{stream ? <StreamingAnswer stream={stream} /> : <Markdown blocks={blocks} />}</div>
+        <div data-testid="message-text">
+          <AnswerBody stream={stream} text={message.text} />
+        </div>
       )}
       {!editing && !stream ? (
         <Flex gap="3" mt="1" align="center">
@@ -218,7 +236,7 @@ function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream })
             </Button>
           ) : null}
           {!isUser && message.meta ? (
-            <Text size="1" color="gray" data-testid="message-meta" data-tokens={message.meta.tokens} data-cancelled={String(Boolean(message.meta.cancelled))}>
+            <Text size="1" color="gray" data-testid="message-meta" data-tokens={message.meta.tokens} data-tps={message.meta.tps ?? ""} data-cancelled={String(Boolean(message.meta.cancelled))}>
               {message.meta.tokens} tokens · first token {fmtMs(message.meta.ttftMs)} ·{" "}
               {message.meta.tps ? message.meta.tps.toFixed(1) : "—"} tok/s{message.meta.cancelled ? " · stopped" : ""}
             </Text>
@@ -506,6 +524,8 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       let raw = "";
       let shown = 0;
       let paintTimer = null;
+      // Benchmarks (bench/chat_streaming_cost.py) may set this to see each increment's arrival.
+      const probe = typeof window.__lorastudioChatProbe === "function" ? window.__lorastudioChatProbe : null;
       const paint = () => {
         paintTimer = null;
         holder.paint?.(holder.splitter.all());
@@ -522,6 +542,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
             shown = clean.length;
           }
           paintTimer ??= setTimeout(paint, PAINT_INTERVAL_MS);
+          probe?.(increment);
         },
       });
       clearTimeout(paintTimer);
@@ -574,15 +595,20 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         track("error", { kind: errorKind(described.kind, "generate"), stage: "generate" });
         setError(described);
       } finally {
+        // One render ends the stream and shows the finished message in the same list slot; the
+        // save runs in a later task, so neither it nor a re-read of every stored conversation adds
+        // to the render's task.
+        setConversation(current);
         setStream(null);
         setBusy(false);
+        await nextTask();
         const saved = await saveConversation(current).catch(() => current);
         performance.mark("chat:saved");
-        setConversation(saved);
-        refreshConversations();
+        setConversation((shown) => (shown?.id === saved.id ? { ...shown, updatedAt: saved.updatedAt } : shown));
+        setConversations((list) => upsertSummary(list, saved));
       }
     },
-    [busy, phase, settings, fitPrompt, runGeneration, adapterId, engine, refreshConversations],
+    [busy, phase, settings, fitPrompt, runGeneration, adapterId, engine],
   );
 
   const send = useCallback(() => {
@@ -658,6 +684,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const verdict = caps?.verdict ?? "checking";
   const base = sources?.base;
   const messages = conversation?.messages ?? [];
+  const streamingMessage = stream ? { role: "model", text: "", state: "generating", adapterName: adapterById(adapterId)?.name } : null;
   const adapterOptions = [{ id: NO_ADAPTER, name: "No adapter (base model)" }, ...(sources?.adapters ?? [])];
 
   return (
@@ -838,25 +865,19 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
                   Your messages and the answers stay in this browser. Nothing you type is sent to the server.
                 </Text>
               ) : null}
-              {messages.map((message, index) => (
+              {/* One list with the streaming answer last: it keeps its key when it becomes a message. */}
+              {(stream ? [...messages, streamingMessage] : messages).map((message, index) => (
                 <Message
                   key={`${conversation?.id}-${index}`}
                   message={message}
                   index={index}
-                  busy={busy}
+                  busy={busy || Boolean(stream)}
                   isLast={index === messages.length - 1}
                   onEdit={editAndResend}
                   onRegenerate={regenerate}
+                  stream={message === streamingMessage ? stream : null}
                 />
               ))}
-              {stream ? (
-                <Message
-                  message={{ role: "model", text: "", state: "generating", adapterName: adapterById(adapterId)?.name }}
-                  index={messages.length}
-                  busy
-                  stream={stream}
-                />
-              ) : null}
             </Flex>
             {error && phase === "ready" ? <ErrorCallout error={error} /> : null}
             <Flex gap="2" align="end">

@@ -9,11 +9,16 @@ export class BlockSplitter {
   constructor() {
     this.blocks = [];
     this.tail = ""; // the unfinished block: it always starts at a block boundary
+    this.cut = false; // a block was cut off: newlines at the tail's start are separators
   }
 
-  /** Append new text; only the unfinished tail is scanned again. */
+  /**
+   * Append new text; only the unfinished tail is scanned again. Any chunking of a text gives the
+   * same blocks as one push of the whole (the finished answer re-uses the streamed blocks' DOM).
+   */
   push(text) {
     this.tail += text;
+    if (this.cut && this.tail.startsWith("\n")) this.tail = this.tail.replace(/^\n+/, "");
     for (;;) {
       const newline = this.tail.indexOf("\n");
       if (newline < 0) return this;
@@ -21,6 +26,7 @@ export class BlockSplitter {
       if (cut < 0) return this;
       const block = this.tail.slice(0, cut).replace(/\n+$/, "");
       if (block.trim()) this.blocks.push(block);
+      this.cut = true;
       this.tail = this.tail.slice(cut).replace(/^\n+/, "");
     }
   }

@@ -115,10 +115,22 @@ export class Sha256 {
   }
 }
 
-/** sha256 of a Blob/File, read in slices (never the whole file in memory). */
+/** Files up to this size are hashed by WebCrypto in one call (native, off the main thread). */
+const ONE_SHOT_DIGEST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * sha256 of a Blob/File. Small files (LoRA adapters) go to crypto.subtle in one piece; big ones are
+ * read in 1 MiB slices (never the whole file in memory) hashed in JS, one slice per task, so the
+ * page stays responsive while a model verifies.
+ */
 export async function digestBlob(blob, onProgress) {
+  if (blob.size <= ONE_SHOT_DIGEST_BYTES && globalThis.crypto?.subtle) {
+    const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+    onProgress?.(blob.size, blob.size);
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
   const hash = new Sha256();
-  const slice = 8 * 1024 * 1024;
+  const slice = 1024 * 1024;
   for (let offset = 0; offset < blob.size; offset += slice) {
     hash.update(new Uint8Array(await blob.slice(offset, offset + slice).arrayBuffer()));
     onProgress?.(Math.min(blob.size, offset + slice), blob.size);
