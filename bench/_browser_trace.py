@@ -35,11 +35,19 @@ class MainThreadTrace:
         self.cdp.on("Tracing.tracingComplete", lambda _params: setattr(self.trace, "done", True))
         self.sync_ms: float | None = None
 
-    def start(self) -> None:
+    def start(self, *, profile: bool = False) -> None:
+        self.profile = None
+        if profile:  # a sampling CPU profile too (same clock as the trace), for function-level attribution
+            self.cdp.send("Profiler.enable")
+            self.cdp.send("Profiler.setSamplingInterval", {"interval": 250})
+            self.cdp.send("Profiler.start")
+        self.profiling = profile
         self.cdp.send("Tracing.start", {"categories": self.categories, "transferMode": "ReportEvents"})
         self.sync_ms = float(self.page.evaluate(f"performance.mark({SYNC_MARK!r}).startTime"))
 
     def stop(self) -> None:
+        if self.profiling:
+            self.profile = self.cdp.send("Profiler.stop")["profile"]
         self.cdp.send("Tracing.end")
         deadline = time.monotonic() + 60
         while not self.trace.done:
@@ -57,6 +65,11 @@ class MainThreadTrace:
         self.tid = mark["tid"]
         # trace µs = page ms * 1000 + offset
         self.offset_us = float(mark["ts"]) - (self.sync_ms or 0.0) * 1000.0
+        self.task_names: dict[str, float] = {}
+        for e in self.trace.events:
+            mine = e.get("ph") == "X" and e.get("pid") == self.pid and e.get("tid") == self.tid
+            if mine and "toplevel" in e.get("cat", "").split(","):
+                self.task_names[e["name"]] = self.task_names.get(e["name"], 0.0) + float(e.get("dur", 0)) / 1000
         tasks = sorted(
             (float(e["ts"]), float(e["ts"]) + float(e.get("dur", 0)))
             for e in self.trace.events
@@ -115,3 +128,21 @@ class MainThreadTrace:
             parts = ", ".join(f"{n} {d:.0f}" for n, d in sorted(inside.items(), key=lambda kv: -kv[1])[:top])
             out.append(f"{(end - start) / 1000.0:5.0f} ms task at page {page_ms:9.0f} ms: {parts}")
         return out
+
+    def hot_functions(self, limit_ms: float = 50.0, top: int = 12) -> list[str]:
+        """Self time by function (CPU profile samples) inside the main-thread tasks over `limit_ms`."""
+        if not self.profile:
+            return []
+        windows = [(a, b) for a, b in self.busy if (b - a) / 1000.0 > limit_ms]
+        nodes = {n["id"]: n for n in self.profile["nodes"]}
+        t = float(self.profile["startTime"])
+        counts: dict[str, float] = {}
+        for node_id, delta in zip(self.profile["samples"], self.profile["timeDeltas"], strict=False):
+            t += float(delta)
+            if not any(a <= t < b for a, b in windows):
+                continue
+            frame = nodes[node_id]["callFrame"]
+            url = frame.get("url", "").rsplit("/", 1)[-1]
+            key = f"{frame.get('functionName') or '(anon)'} {url}:{frame.get('lineNumber')}:{frame.get('columnNumber')}"
+            counts[key] = counts.get(key, 0.0) + float(delta) / 1000.0
+        return [f"{ms:6.1f} ms {key}" for key, ms in sorted(counts.items(), key=lambda kv: -kv[1])[:top]]

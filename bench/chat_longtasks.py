@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--trace", action="store_true", help="also record a Chromium trace and say what long tasks ran")
+    parser.add_argument("--profile", action="store_true", help="with --trace: the hottest functions in long tasks")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-app-")))
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             page.evaluate(OBSERVE)
             trace = MainThreadTrace(page, detail=True) if args.trace else None
             if trace:
-                trace.start()
+                trace.start(profile=args.profile)
             generate(page, f"Write a long story, take {run}.")
             if trace:
                 trace.stop()
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             if trace:
                 for line in trace.describe_long_tasks():
                     print(f"    trace: {line}", flush=True)
+                for line in trace.hot_functions():
+                    print(f"    profile: {line}", flush=True)
     print()
     print(f"long tasks while streaming: {total} in {args.runs} runs, longest {worst:.0f} ms (target: none over 50 ms)")
     return 0

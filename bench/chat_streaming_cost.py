@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             print("no answer reached 2000 tokens; raise --max-tokens or --tries")
             return 1
         trace, times = result
+        names = sorted(trace.task_names.items(), key=lambda kv: -kv[1])[:6]
+        print("main-thread top-level events (ms): " + ", ".join(f"{n} {d:.0f}" for n, d in names), flush=True)
         rows = {}
         for label, (a, b) in (("early", EARLY), ("late", LATE)):
             start, end = arrival(times, a), arrival(times, b)

@@ -4,7 +4,7 @@
 // posts text anywhere. The server is asked only for public metadata (config, model list) and model
 // files. The engine is ./mediapipe_engine.js (the only MediaPipe importer); downloads and the
 // browser's copies of model files are ./model_store.js; conversations are ./chat_store.js.
-import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import React, { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Badge, Box, Button, Callout, Card, Flex, Heading, Progress, Select, Text, TextArea, TextField } from "@radix-ui/themes";
 import { getBackendURL } from "$/utils/state";
 import env from "$/env.json";
@@ -59,6 +59,19 @@ export function gemmaPrompt(messages) {
 function cleanAnswer(text) {
   const cut = text.indexOf(END_OF_TURN);
   return (cut >= 0 ? text.slice(0, cut) : text).replace(/<(pad|bos|eos)>/g, "");
+}
+
+const MARKERS = [END_OF_TURN, "<pad>", "<bos>", "<eos>"];
+
+/** Where a marker may start at the end of `text` (held back until it completes), else its length. */
+function markerStart(text) {
+  for (let i = Math.max(0, text.length - END_OF_TURN.length); i < text.length; i++) {
+    if (text[i] === "<") {
+      const rest = text.slice(i);
+      if (MARKERS.some((marker) => marker.startsWith(rest))) return i;
+    }
+  }
+  return text.length;
 }
 
 const fmtMs = (ms) => (ms == null ? "—" : ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
@@ -163,7 +176,8 @@ function AnswerBody({ stream, text }) {
   return <Markdown blocks={stream ? (streamed ?? []) : finished} />;
 }
 
-function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream }) {
+/** One message; memoised, so typing in the input or streaming the next answer leaves earlier ones alone. */
+const Message = memo(function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(message.text);
   const isUser = message.role === "user";
@@ -245,7 +259,7 @@ function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream })
       ) : null}
     </Box>
   );
-}
+});
 
 export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, analyticsUrl }) {
   const origin = useMemo(() => (typeof window === "undefined" ? "" : backendOrigin()), []);
@@ -522,7 +536,8 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       const adapter = adapterById(id);
       const lora = adapter ? await loraUrlFor(id) : null;
       let raw = "";
-      let shown = 0;
+      let pending = ""; // streamed text not yet shown: it may be the start of a marker
+      let ended = false;
       let paintTimer = null;
       // Benchmarks (bench/chat_streaming_cost.py) may set this to see each increment's arrival.
       const probe = typeof window.__lorastudioChatProbe === "function" ? window.__lorastudioChatProbe : null;
@@ -535,12 +550,22 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         onText: (increment) => {
           if (!raw) performance.mark("chat:first-token");
           raw += increment;
-          const clean = cleanAnswer(raw);
-          if (raw.includes(END_OF_TURN)) engineRef.current.cancel();
-          if (clean.length > shown) {
-            holder.splitter.push(clean.slice(shown));
-            shown = clean.length;
+          if (ended) return;
+          // Only the new text is cleaned (constant cost per increment, whatever the answer's length).
+          pending += increment;
+          const cut = pending.indexOf(END_OF_TURN);
+          let ready;
+          if (cut >= 0) {
+            ready = pending.slice(0, cut);
+            ended = true;
+            engineRef.current.cancel();
+          } else {
+            const hold = markerStart(pending);
+            ready = pending.slice(0, hold);
+            pending = pending.slice(hold);
           }
+          ready = ready.replace(/<(pad|bos|eos)>/g, "");
+          if (ready) holder.splitter.push(ready);
           paintTimer ??= setTimeout(paint, PAINT_INTERVAL_MS);
           probe?.(increment);
         },
@@ -684,7 +709,11 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const verdict = caps?.verdict ?? "checking";
   const base = sources?.base;
   const messages = conversation?.messages ?? [];
-  const streamingMessage = stream ? { role: "model", text: "", state: "generating", adapterName: adapterById(adapterId)?.name } : null;
+  const streamingName = stream ? adapterById(adapterId)?.name : null;
+  const streamingMessage = useMemo(
+    () => (stream ? { role: "model", text: "", state: "generating", adapterName: streamingName } : null),
+    [stream, streamingName],
+  );
   const adapterOptions = [{ id: NO_ADAPTER, name: "No adapter (base model)" }, ...(sources?.adapters ?? [])];
 
   return (

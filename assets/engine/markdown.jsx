@@ -10,48 +10,48 @@ export class BlockSplitter {
     this.blocks = [];
     this.tail = ""; // the unfinished block: it always starts at a block boundary
     this.cut = false; // a block was cut off: newlines at the tail's start are separators
+    this.scanned = 0; // the tail's lines before this offset were scanned (no cut in them)
+    this.inFence = false; // the tail opened a code fence
   }
 
   /**
-   * Append new text; only the unfinished tail is scanned again. Any chunking of a text gives the
-   * same blocks as one push of the whole (the finished answer re-uses the streamed blocks' DOM).
+   * Append new text. Only new lines of the unfinished tail are scanned, so a push costs the same
+   * at token 2000 as at token 20. Any chunking of a text gives the same blocks as one push of the
+   * whole (the finished answer re-uses the streamed blocks' DOM).
    */
   push(text) {
     this.tail += text;
     if (this.cut && this.tail.startsWith("\n")) this.tail = this.tail.replace(/^\n+/, "");
     for (;;) {
-      const newline = this.tail.indexOf("\n");
-      if (newline < 0) return this;
       const cut = this._findCut();
       if (cut < 0) return this;
       const block = this.tail.slice(0, cut).replace(/\n+$/, "");
       if (block.trim()) this.blocks.push(block);
       this.cut = true;
       this.tail = this.tail.slice(cut).replace(/^\n+/, "");
+      this.scanned = 0;
+      this.inFence = false;
     }
   }
 
   _findCut() {
-    let inFence = false;
-    let start = 0;
-    let lineStart = 0;
-    while (start <= this.tail.length) {
-      const end = this.tail.indexOf("\n", start);
-      if (end < 0) return -1;
+    let lineStart = this.scanned;
+    for (;;) {
+      const end = this.tail.indexOf("\n", lineStart);
+      if (end < 0) {
+        this.scanned = lineStart;
+        return -1;
+      }
       const line = this.tail.slice(lineStart, end);
       if (/^\s*```/.test(line)) {
-        if (inFence) {
-          return end + 1; // a closed code block is a finished block
-        }
+        if (this.inFence) return end + 1; // a closed code block is a finished block
         if (lineStart > 0) return lineStart; // finish the text before the fence first
-        inFence = true;
-      } else if (!inFence && line.trim() === "" && lineStart > 0) {
+        this.inFence = true;
+      } else if (!this.inFence && line.trim() === "" && lineStart > 0) {
         return end + 1;
       }
-      start = end + 1;
-      lineStart = start;
+      lineStart = end + 1;
     }
-    return -1;
   }
 
   all() {
@@ -120,6 +120,11 @@ function CodeBlock({ text }) {
   );
 }
 
+/** One line's inline markup; memoised, so a growing paragraph re-renders only its last line. */
+const Line = memo(function Line({ text, keyBase }) {
+  return inline(text, keyBase);
+});
+
 export const Block = memo(function Block({ text }) {
   if (/^\s*```/.test(text)) return <CodeBlock text={text} />;
   const heading = /^(#{1,4})\s+(.*)$/.exec(text);
@@ -134,14 +139,21 @@ export const Block = memo(function Block({ text }) {
     return (
       <List style={{ margin: "4px 0", paddingLeft: 22 }}>
         {lines.map((line, i) => (
-          <li key={i}>{inline(line.replace(/^\s*([-*+]|\d+[.)])\s+/, ""), `l${i}`)}</li>
+          <li key={i}>
+            <Line text={line.replace(/^\s*([-*+]|\d+[.)])\s+/, "")} keyBase={`l${i}`} />
+          </li>
         ))}
       </List>
     );
   }
   return (
     <p style={{ margin: "4px 0", whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>
-      {lines.flatMap((line, i) => (i ? [<br key={`b${i}`} />, ...inline(line, `p${i}`)] : inline(line, `p${i}`)))}
+      {lines.map((line, i) => (
+        <React.Fragment key={i}>
+          {i ? <br /> : null}
+          <Line text={line} keyBase={`p${i}`} />
+        </React.Fragment>
+      ))}
     </p>
   );
 });
