@@ -1,8 +1,8 @@
 """Streaming cost of /chat: main-thread time per token late in a long answer vs early in it.
 
 One warm /chat page (the model downloaded, one warm-up answer to compile shaders) generates an
-answer of 2000+ tokens with the tiny model (maxTokens raised; seeds tried in turn until an answer
-is long enough: the random-weight model sometimes stops early). A Chromium trace (CDP Tracing,
+answer of 2000+ tokens with the tiny model (maxTokens raised, greedy decoding; prompts tried in turn
+until an answer is long enough: the random-weight model often emits its stop token early). A Chromium trace (CDP Tracing,
 `toplevel` tasks of the page's renderer main thread, see bench/_browser_trace.py) gives the
 main-thread busy time: everything the page ran there — the chat's callbacks, React renders, layout,
 paint and the runtime's own per-token main-thread work. A probe the chat calls per streamed
@@ -75,7 +75,7 @@ def arrival(times: list[tuple[int, float]], token: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-tokens", type=int, default=2600)
-    parser.add_argument("--tries", type=int, default=4, help="seeds to try for a 2000+ token answer")
+    parser.add_argument("--tries", type=int, default=12, help="prompts to try for a 2000+ token answer")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-app-")))
@@ -97,21 +97,21 @@ def main(argv: list[str] | None = None) -> int:
         model_path.write_bytes(httpx.get(base_url, timeout=60).content)
         tokenizer = load_tokenizer(read_container(model_path).read_metadata_buffer("spm_vocab_model"))
         page.get_by_test_id("setting-maxTokens").fill(str(args.max_tokens))
+        page.get_by_test_id("setting-topK").fill("1")
         page.get_by_test_id("download-model").click()
         page.wait_for_selector("[data-testid=private-chat][data-phase=ready]", timeout=TIMEOUT_MS)
         result = None
+        generate(page, "Warm up.")  # the instance's first generation compiles its shaders
         for attempt in range(args.tries):
-            page.get_by_test_id("setting-seed").fill(str(attempt + 1))
-            generate(page, "Warm up.")  # a seed change starts a new instance, which compiles its shaders
             page.evaluate(PROBE)
             trace = MainThreadTrace(page)
             trace.start()
-            generate(page, "Tell me everything you know, at length.")
+            generate(page, f"Tell me everything you know, at length, part {attempt + 1}.")
             trace.stop()
             increments = page.evaluate("window.__increments")
             times = token_times(increments, tokenizer)
             total = times[-1][0] if times else 0
-            print(f"seed {attempt + 1}: {total} tokens in {len(increments)} increments", flush=True)
+            print(f"prompt {attempt + 1}: {total} tokens in {len(increments)} increments", flush=True)
             if total >= LATE[1]:
                 result = (trace, times)
                 break

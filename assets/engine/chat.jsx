@@ -163,17 +163,17 @@ function StoredFiles({ files, onDelete }) {
  * whole answer again (that remount was a long task at the end of long answers).
  */
 function AnswerBody({ stream, text }) {
-  const [streamed, setStreamed] = useState(() => (stream ? stream.splitter.all() : null));
+  const [painted, setPainted] = useState(null); // {stream, blocks}: the latest paint of a stream
   useEffect(() => {
     if (!stream) return undefined;
-    stream.paint = setStreamed;
-    setStreamed(stream.splitter.all());
+    stream.paint = (blocks) => setPainted({ stream, blocks });
     return () => {
       stream.paint = null;
     };
   }, [stream]);
   const finished = useMemo(() => (stream ? null : splitAll(text)), [stream, text]);
-  return <Markdown blocks={stream ? (streamed ?? []) : finished} />;
+  const blocks = stream ? (painted?.stream === stream ? painted.blocks : stream.splitter.all()) : finished;
+  return <Markdown blocks={blocks} />;
 }
 
 /** One message; memoised, so typing in the input or streaming the next answer leaves earlier ones alone. */
