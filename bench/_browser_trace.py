@@ -146,3 +146,26 @@ class MainThreadTrace:
             key = f"{frame.get('functionName') or '(anon)'} {url}:{frame.get('lineNumber')}:{frame.get('columnNumber')}"
             counts[key] = counts.get(key, 0.0) + float(delta) / 1000.0
         return [f"{ms:6.1f} ms {key}" for key, ms in sorted(counts.items(), key=lambda kv: -kv[1])[:top]]
+
+    def breakdown(self, start_ms: float, end_ms: float) -> dict[str, float]:
+        """With detail=True: time between two page timestamps in rendering steps and in script by file."""
+        a = start_ms * 1000.0 + self.offset_us
+        b = end_ms * 1000.0 + self.offset_us
+        out: dict[str, float] = {}
+        steps = ("UpdateLayoutTree", "Layout", "PrePaint", "Paint", "Layerize", "Commit", "MinorGC", "MajorGC")
+        for e in self.trace.events:
+            if e.get("ph") != "X" or e.get("pid") != self.pid or e.get("tid") != self.tid:
+                continue
+            ts = float(e["ts"])
+            if ts < a or ts >= b:
+                continue
+            name = e["name"]
+            if name == "FunctionCall":
+                data = (e.get("args") or {}).get("data") or {}
+                name = "script " + (str(data.get("url") or "?").rsplit("/", 1)[-1][:40] or "?")
+            elif name == "RunMicrotasks":
+                name = "microtasks"
+            elif name not in steps:
+                continue
+            out[name] = out.get(name, 0.0) + float(e.get("dur", 0)) / 1000.0
+        return out
