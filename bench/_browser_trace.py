@@ -126,7 +126,14 @@ class MainThreadTrace:
                 inside[name] = inside.get(name, 0.0) + float(e.get("dur", 0)) / 1000.0
             page_ms = (start - self.offset_us) / 1000.0
             parts = ", ".join(f"{n} {d:.0f}" for n, d in sorted(inside.items(), key=lambda kv: -kv[1])[:top])
-            out.append(f"{(end - start) / 1000.0:5.0f} ms task at page {page_ms:9.0f} ms: {parts}")
+            # Thread time (tdur) of the top-level tasks: CPU the thread got; the rest was waiting
+            # for a core (machine load) or for another thread.
+            cpu = sum(
+                float(e.get("tdur", 0)) / 1000.0
+                for e in events
+                if "toplevel" in e.get("cat", "").split(",") and start <= float(e["ts"]) < end
+            )
+            out.append(f"{(end - start) / 1000.0:5.0f} ms task ({cpu:.0f} ms CPU) at page {page_ms:9.0f} ms: {parts}")
         return out
 
     def hot_functions(self, limit_ms: float = 50.0, top: int = 12) -> list[str]:

@@ -620,17 +620,18 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         track("error", { kind: errorKind(described.kind, "generate"), stage: "generate" });
         setError(described);
       } finally {
-        // One render ends the stream and shows the finished message in the same list slot; the
-        // save runs in a later task, so neither it nor a re-read of every stored conversation adds
-        // to the render's task.
-        setConversation(current);
+        // One render ends the stream, shows the finished message in the same list slot (its DOM
+        // kept) and updates the conversation list; the save runs in a later task and renders
+        // nothing, and the list is not re-read from the store.
+        current = { ...current, updatedAt: new Date().toISOString() };
+        const finished = current;
+        setConversation(finished);
+        setConversations((list) => upsertSummary(list, finished));
         setStream(null);
         setBusy(false);
         await nextTask();
-        const saved = await saveConversation(current).catch(() => current);
+        await saveConversation(finished, { keepUpdatedAt: true }).catch(() => undefined);
         performance.mark("chat:saved");
-        setConversation((shown) => (shown?.id === saved.id ? { ...shown, updatedAt: saved.updatedAt } : shown));
-        setConversations((list) => upsertSummary(list, saved));
       }
     },
     [busy, phase, settings, fitPrompt, runGeneration, adapterId, engine],
