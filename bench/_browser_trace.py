@@ -176,3 +176,16 @@ class MainThreadTrace:
                 continue
             out[name] = out.get(name, 0.0) + float(e.get("dur", 0)) / 1000.0
         return out
+
+    def cpu_heavy_tasks(self, limit_ms: float = 50.0) -> list[tuple[float, float]]:
+        """(wall ms, CPU ms) of main-thread top-level tasks that used over `limit_ms` of CPU themselves.
+
+        The long-task API counts wall time, which on a loaded machine includes time the thread
+        waited for a core; a task's own thread time does not depend on what else runs there.
+        """
+        out = []
+        for e in self.trace.events:
+            mine = e.get("ph") == "X" and e.get("pid") == self.pid and e.get("tid") == self.tid
+            if mine and "toplevel" in e.get("cat", "").split(",") and float(e.get("tdur", 0)) / 1000.0 > limit_ms:
+                out.append((float(e.get("dur", 0)) / 1000.0, float(e["tdur"]) / 1000.0))
+        return out
