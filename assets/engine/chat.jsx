@@ -4,7 +4,7 @@
 // posts text anywhere. The server is asked only for public metadata (config, model list) and model
 // files. The engine is ./mediapipe_engine.js (the only MediaPipe importer); downloads and the
 // browser's copies of model files are ./model_store.js; conversations are ./chat_store.js.
-import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import React, { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Badge, Box, Button, Callout, Card, Flex, Heading, Progress, Select, Text, TextArea, TextField } from "@radix-ui/themes";
 import { getBackendURL } from "$/utils/state";
 import env from "$/env.json";
@@ -26,6 +26,16 @@ import { configureMetrics, errorKind, track } from "./metrics.js";
 import { BlockSplitter, Markdown, splitAll } from "./markdown.jsx";
 
 const PAINT_INTERVAL_MS = 100;
+
+/** Resolve in a later task (after rendering), so long work is split across tasks. */
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** The conversation list with `conversation`'s summary updated in place (no re-read of the store). */
+function upsertSummary(list, conversation) {
+  const { id, title, createdAt, updatedAt, messages } = conversation;
+  const summary = { id, title, createdAt, updatedAt, count: messages.length };
+  return [summary, ...list.filter((item) => item.id !== id)].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+}
 const END_OF_TURN = "<end_of_turn>";
 const NO_ADAPTER = "none";
 
@@ -49,6 +59,19 @@ export function gemmaPrompt(messages) {
 function cleanAnswer(text) {
   const cut = text.indexOf(END_OF_TURN);
   return (cut >= 0 ? text.slice(0, cut) : text).replace(/<(pad|bos|eos)>/g, "");
+}
+
+const MARKERS = [END_OF_TURN, "<pad>", "<bos>", "<eos>"];
+
+/** Where a marker may start at the end of `text` (held back until it completes), else its length. */
+function markerStart(text) {
+  for (let i = Math.max(0, text.length - END_OF_TURN.length); i < text.length; i++) {
+    if (text[i] === "<") {
+      const rest = text.slice(i);
+      if (MARKERS.some((marker) => marker.startsWith(rest))) return i;
+    }
+  }
+  return text.length;
 }
 
 const fmtMs = (ms) => (ms == null ? "—" : ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
@@ -142,23 +165,30 @@ function StoredFiles({ files, onDelete, persisted }) {
   );
 }
 
-/** One assistant answer while it streams: blocks are split incrementally, painted on a timer. */
-function StreamingAnswer({ stream }) {
-  const [blocks, setBlocks] = useState([]);
+/**
+ * An assistant answer, streaming or finished. While it streams, blocks are split incrementally and
+ * painted on a timer; when it ends, the same component (same key, same place in the list) switches
+ * to the finished text, so React keeps the answer's DOM and memoised blocks instead of mounting the
+ * whole answer again (that remount was a long task at the end of long answers).
+ */
+function AnswerBody({ stream, text }) {
+  const [painted, setPainted] = useState(null); // {stream, blocks}: the latest paint of a stream
   useEffect(() => {
-    stream.paint = setBlocks;
-    setBlocks(stream.splitter.all());
+    if (!stream) return undefined;
+    stream.paint = (blocks) => setPainted({ stream, blocks });
     return () => {
       stream.paint = null;
     };
   }, [stream]);
+  const finished = useMemo(() => (stream ? null : splitAll(text)), [stream, text]);
+  const blocks = stream ? (painted?.stream === stream ? painted.blocks : stream.splitter.all()) : finished;
   return <Markdown blocks={blocks} />;
 }
 
-function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream }) {
+/** One message; memoised, so typing in the input or streaming the next answer leaves earlier ones alone. */
+const Message = memo(function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(message.text);
-  const blocks = useMemo(() => (message.role === "user" ? null : splitAll(message.text)), [message.text, message.role]);
   const isUser = message.role === "user";
   return (
     <Box
@@ -209,7 +239,9 @@ function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream })
           {message.text}
         </Text>
       ) : (
-        <div data-testid="message-text">{stream ? <StreamingAnswer stream={stream} /> : <Markdown blocks={blocks} />}</div>
+        <div data-testid="message-text">
+          <AnswerBody stream={stream} text={message.text} />
+        </div>
       )}
       {!editing && !stream ? (
         <Flex gap="3" mt="1" align="center">
@@ -227,7 +259,7 @@ function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream })
             </Button>
           ) : null}
           {!isUser && message.meta ? (
-            <Text size="1" color="gray" data-testid="message-meta" data-tokens={message.meta.tokens} data-cancelled={String(Boolean(message.meta.cancelled))}>
+            <Text size="1" color="gray" data-testid="message-meta" data-tokens={message.meta.tokens} data-tps={message.meta.tps ?? ""} data-cancelled={String(Boolean(message.meta.cancelled))}>
               {message.meta.tokens} tokens · first token {fmtMs(message.meta.ttftMs)} ·{" "}
               {message.meta.tps ? message.meta.tps.toFixed(1) : "—"} tok/s{message.meta.cancelled ? " · stopped" : ""}
             </Text>
@@ -236,7 +268,7 @@ function Message({ message, index, busy, onEdit, onRegenerate, isLast, stream })
       ) : null}
     </Box>
   );
-}
+});
 
 export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, analyticsUrl }) {
   const origin = useMemo(() => (typeof window === "undefined" ? "" : backendOrigin()), []);
@@ -549,8 +581,11 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       const adapter = adapterById(id);
       const lora = adapter ? await loadAdapter(adapter) : null;
       let raw = "";
-      let shown = 0;
+      let pending = ""; // streamed text not yet shown: it may be the start of a marker
+      let ended = false;
       let paintTimer = null;
+      // Benchmarks (bench/chat_streaming_cost.py) may set this to see each increment's arrival.
+      const probe = typeof window.__lorastudioChatProbe === "function" ? window.__lorastudioChatProbe : null;
       const paint = () => {
         paintTimer = null;
         holder.paint?.(holder.splitter.all());
@@ -560,13 +595,24 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         onText: (increment) => {
           if (!raw) performance.mark("chat:first-token");
           raw += increment;
-          const clean = cleanAnswer(raw);
-          if (raw.includes(END_OF_TURN)) engineRef.current.cancel();
-          if (clean.length > shown) {
-            holder.splitter.push(clean.slice(shown));
-            shown = clean.length;
+          if (ended) return;
+          // Only the new text is cleaned (constant cost per increment, whatever the answer's length).
+          pending += increment;
+          const cut = pending.indexOf(END_OF_TURN);
+          let ready;
+          if (cut >= 0) {
+            ready = pending.slice(0, cut);
+            ended = true;
+            engineRef.current.cancel();
+          } else {
+            const hold = markerStart(pending);
+            ready = pending.slice(0, hold);
+            pending = pending.slice(hold);
           }
+          ready = ready.replace(/<(pad|bos|eos)>/g, "");
+          if (ready) holder.splitter.push(ready);
           paintTimer ??= setTimeout(paint, PAINT_INTERVAL_MS);
+          probe?.(increment);
         },
       });
       clearTimeout(paintTimer);
@@ -619,15 +665,21 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         if (!e?.reported) track("error", { kind: errorKind(described.kind, "generate"), stage: "generate" });
         setError(described);
       } finally {
+        // One render ends the stream, shows the finished message in the same list slot (its DOM
+        // kept) and updates the conversation list; the save runs in a later task and renders
+        // nothing, and the list is not re-read from the store.
+        current = { ...current, updatedAt: new Date().toISOString() };
+        const finished = current;
+        setConversation(finished);
+        setConversations((list) => upsertSummary(list, finished));
         setStream(null);
         setBusy(false);
-        const saved = await saveConversation(current).catch(() => current);
+        await nextTask();
+        await saveConversation(finished, { keepUpdatedAt: true }).catch(() => undefined);
         performance.mark("chat:saved");
-        setConversation(saved);
-        refreshConversations();
       }
     },
-    [busy, phase, settings, fitPrompt, runGeneration, adapterId, engine, refreshConversations],
+    [busy, phase, settings, fitPrompt, runGeneration, adapterId, engine],
   );
 
   const send = useCallback(() => {
@@ -703,6 +755,11 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const verdict = caps?.verdict ?? "checking";
   const base = sources?.base;
   const messages = conversation?.messages ?? [];
+  const streamingName = stream ? adapterById(adapterId)?.name : null;
+  const streamingMessage = useMemo(
+    () => (stream ? { role: "model", text: "", state: "generating", adapterName: streamingName } : null),
+    [stream, streamingName],
+  );
   const adapterOptions = [{ id: NO_ADAPTER, name: "No adapter (base model)" }, ...(sources?.adapters ?? [])];
 
   return (
@@ -883,25 +940,19 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
                   Your messages and the answers stay in this browser. Nothing you type is sent to the server.
                 </Text>
               ) : null}
-              {messages.map((message, index) => (
+              {/* One list with the streaming answer last: it keeps its key when it becomes a message. */}
+              {(stream ? [...messages, streamingMessage] : messages).map((message, index) => (
                 <Message
                   key={`${conversation?.id}-${index}`}
                   message={message}
                   index={index}
-                  busy={busy}
+                  busy={busy || Boolean(stream)}
                   isLast={index === messages.length - 1}
                   onEdit={editAndResend}
                   onRegenerate={regenerate}
+                  stream={message === streamingMessage ? stream : null}
                 />
               ))}
-              {stream ? (
-                <Message
-                  message={{ role: "model", text: "", state: "generating", adapterName: adapterById(adapterId)?.name }}
-                  index={messages.length}
-                  busy
-                  stream={stream}
-                />
-              ) : null}
             </Flex>
             {error && phase === "ready" ? <ErrorCallout error={error} /> : null}
             <Flex gap="2" align="end">

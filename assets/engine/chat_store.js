@@ -56,8 +56,9 @@ export async function listConversations() {
 
 export const getConversation = (id) => tx("readonly", (store) => wrap(store.get(id)));
 
-export function saveConversation(conversation) {
-  const saved = { ...conversation, updatedAt: new Date().toISOString() };
+/** Store a conversation, stamped now unless `keepUpdatedAt` (the caller stamped what it shows). */
+export function saveConversation(conversation, { keepUpdatedAt = false } = {}) {
+  const saved = keepUpdatedAt && conversation.updatedAt ? conversation : { ...conversation, updatedAt: new Date().toISOString() };
   return tx("readwrite", (store) => wrap(store.put(saved))).then(() => saved);
 }
 

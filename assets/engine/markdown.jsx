@@ -9,43 +9,49 @@ export class BlockSplitter {
   constructor() {
     this.blocks = [];
     this.tail = ""; // the unfinished block: it always starts at a block boundary
+    this.cut = false; // a block was cut off: newlines at the tail's start are separators
+    this.scanned = 0; // the tail's lines before this offset were scanned (no cut in them)
+    this.inFence = false; // the tail opened a code fence
   }
 
-  /** Append new text; only the unfinished tail is scanned again. */
+  /**
+   * Append new text. Only new lines of the unfinished tail are scanned, so a push costs the same
+   * at token 2000 as at token 20. Any chunking of a text gives the same blocks as one push of the
+   * whole (the finished answer re-uses the streamed blocks' DOM).
+   */
   push(text) {
     this.tail += text;
+    if (this.cut && this.tail.startsWith("\n")) this.tail = this.tail.replace(/^\n+/, "");
     for (;;) {
-      const newline = this.tail.indexOf("\n");
-      if (newline < 0) return this;
       const cut = this._findCut();
       if (cut < 0) return this;
       const block = this.tail.slice(0, cut).replace(/\n+$/, "");
       if (block.trim()) this.blocks.push(block);
+      this.cut = true;
       this.tail = this.tail.slice(cut).replace(/^\n+/, "");
+      this.scanned = 0;
+      this.inFence = false;
     }
   }
 
   _findCut() {
-    let inFence = false;
-    let start = 0;
-    let lineStart = 0;
-    while (start <= this.tail.length) {
-      const end = this.tail.indexOf("\n", start);
-      if (end < 0) return -1;
+    let lineStart = this.scanned;
+    for (;;) {
+      const end = this.tail.indexOf("\n", lineStart);
+      if (end < 0) {
+        this.scanned = lineStart;
+        return -1;
+      }
       const line = this.tail.slice(lineStart, end);
       if (/^\s*```/.test(line)) {
-        if (inFence) {
-          return end + 1; // a closed code block is a finished block
-        }
+        if (this.inFence) return end + 1; // a closed code block is a finished block
         if (lineStart > 0) return lineStart; // finish the text before the fence first
-        inFence = true;
-      } else if (!inFence && line.trim() === "" && lineStart > 0) {
+        this.inFence = true;
+      } else if (!this.inFence && line.trim() === "" && lineStart > 0) {
         return end + 1;
       }
-      start = end + 1;
-      lineStart = start;
+      lineStart = end + 1;
     }
-    return -1;
   }
 
   all() {
@@ -86,7 +92,7 @@ function CodeBlock({ text }) {
   const closed = lines.length > 1 && /^\s*```\s*$/.test(lines[lines.length - 1]);
   const code = lines.slice(1, closed ? -1 : undefined).join("\n");
   return (
-    <div className="md-pre-wrap" data-testid="code-block">
+    <div className="md-pre-wrap" data-testid="code-block" style={SKIPPABLE}>
       <div style={{ display: "flex", justifyContent: "space-between", fontSize: 12, color: "var(--gray-11)" }}>
         <span>{language || "code"}</span>
         <button
@@ -114,28 +120,47 @@ function CodeBlock({ text }) {
   );
 }
 
+/**
+ * Blocks out of view skip style, layout and paint work (the browser keeps their last size), so a
+ * paint of a streaming answer costs the same at token 2000 as at token 200: without this, the
+ * pre-paint tree walk grew with every block of the answer.
+ */
+const SKIPPABLE = { contentVisibility: "auto", containIntrinsicSize: "auto 1.5em" };
+
+/** One line's inline markup; memoised, so a growing paragraph re-renders only its last line. */
+const Line = memo(function Line({ text, keyBase }) {
+  return inline(text, keyBase);
+});
+
 export const Block = memo(function Block({ text }) {
   if (/^\s*```/.test(text)) return <CodeBlock text={text} />;
   const heading = /^(#{1,4})\s+(.*)$/.exec(text);
   if (heading && !text.includes("\n")) {
     const Tag = `h${Math.min(6, heading[1].length + 2)}`;
-    return <Tag style={{ margin: "6px 0" }}>{inline(heading[2], "h")}</Tag>;
+    return <Tag style={{ ...SKIPPABLE, margin: "6px 0" }}>{inline(heading[2], "h")}</Tag>;
   }
   const lines = text.split("\n");
   if (lines.every((line) => /^\s*([-*+]|\d+[.)])\s+/.test(line))) {
     const ordered = /^\s*\d/.test(lines[0]);
     const List = ordered ? "ol" : "ul";
     return (
-      <List style={{ margin: "4px 0", paddingLeft: 22 }}>
+      <List style={{ ...SKIPPABLE, margin: "4px 0", paddingLeft: 22 }}>
         {lines.map((line, i) => (
-          <li key={i}>{inline(line.replace(/^\s*([-*+]|\d+[.)])\s+/, ""), `l${i}`)}</li>
+          <li key={i}>
+            <Line text={line.replace(/^\s*([-*+]|\d+[.)])\s+/, "")} keyBase={`l${i}`} />
+          </li>
         ))}
       </List>
     );
   }
   return (
-    <p style={{ margin: "4px 0", whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>
-      {lines.flatMap((line, i) => (i ? [<br key={`b${i}`} />, ...inline(line, `p${i}`)] : inline(line, `p${i}`)))}
+    <p style={{ ...SKIPPABLE, margin: "4px 0", whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>
+      {lines.map((line, i) => (
+        <React.Fragment key={i}>
+          {i ? <br /> : null}
+          <Line text={line} keyBase={`p${i}`} />
+        </React.Fragment>
+      ))}
     </p>
   );
 });

@@ -30,6 +30,7 @@ const DEFAULTS = {
   temperature: 0.8,
   randomSeed: 1,
   createTimeoutMs: 60000,
+  createAttempts: 2, // a creation that times out is retried once on a fresh instance
   loraTimeoutMs: 30000,
   firstTokenTimeoutMs: 120000,
   stallTimeoutMs: 30000,
@@ -43,6 +44,16 @@ const DEFAULTS = {
 const WARM_UP_PROMPT = "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n";
 
 const now = () => performance.now();
+
+/** Run a synchronous runtime call under a performance measure (benches attribute long tasks). */
+function measured(name, fn) {
+  const start = now();
+  try {
+    return fn();
+  } finally {
+    performance.measure?.(name, { start, end: now() });
+  }
+}
 
 /** An error the UI can show as is: `kind` is a stable code, `message` one readable sentence. */
 export class EngineError extends Error {
@@ -476,6 +487,8 @@ export class MediaPipeEngine {
     this._fileset = null;
     this.instancesCreated = 0;
     this.lastCreateMs = null;
+    this.createTimeouts = 0; // creations abandoned by the timeout (each one a runtime hang)
+    this.createRetries = 0; // creations started again on a fresh instance after a timeout
   }
 
   /** "empty" (no model), "ready" (instance alive), "standby" (bytes kept, instance to be created). */
@@ -554,11 +567,18 @@ export class MediaPipeEngine {
       }
       const fetchMs = now() - started;
       const createStarted = now();
-      try {
-        await this._create(reader ?? model.bytes, readerState?.failed);
-      } catch (error) {
-        throw readerState?.error ?? error;
-      }
+      let first = { asset: reader ?? model.bytes, state: readerState };
+      // A consumed caller reader cannot be read again: only URL and byte sources can be retried.
+      const reopen = model.stream
+        ? async () => fetchModelStream(model.url, "model").then(({ reader: again, state }) => ({ asset: again, state }))
+        : model.bytes
+          ? async () => ({ asset: model.bytes, state: null })
+          : null;
+      await this._createGuarded(async () => {
+        const next = first ?? (await reopen());
+        first = null;
+        return next;
+      }, reopen !== null);
       this._model = model;
       const createMs = now() - createStarted;
       return { bytes: model.size, fetchMs, createMs, loadMs: now() - started };
@@ -650,17 +670,38 @@ export class MediaPipeEngine {
     this._dropInstance("options changed");
     if (!this._model) throw new EngineError("no-model", "Load a model first.");
     if (this._model.stream) {
-      const { reader, state } = await fetchModelStream(this._model.url, "model");
-      try {
-        return await this._create(reader, state.failed);
-      } catch (error) {
-        throw state.error ?? error;
-      }
+      const url = this._model.url;
+      return this._createGuarded(async () => {
+        const { reader, state } = await fetchModelStream(url, "model");
+        return { asset: reader, state };
+      }, true);
     }
     if (!this._model.bytes) {
       throw new EngineError("no-model", "The model was streamed from a reader and cannot be reused; load it again.");
     }
-    return this._create(this._model.bytes);
+    const bytes = this._model.bytes;
+    return this._createGuarded(async () => ({ asset: bytes, state: null }), true);
+  }
+
+  /**
+   * Create an instance from `open()` ({asset, state}), bounded by createTimeoutMs; a creation that
+   * times out (the runtime's intermittent hang, mediapipe-web.md §5) is retried on a fresh instance
+   * with a freshly opened source, up to createAttempts in all.
+   */
+  async _createGuarded(open, retryable) {
+    const attempts = retryable ? Math.max(1, this.options.createAttempts) : 1;
+    for (let attempt = 1; ; attempt += 1) {
+      const { asset, state } = await open();
+      try {
+        return await this._create(asset, state?.failed);
+      } catch (error) {
+        const failure = state?.error ?? error;
+        if (failure?.kind !== "timeout") throw failure;
+        this.createTimeouts += 1;
+        if (attempt >= attempts) throw failure;
+        this.createRetries += 1;
+      }
+    }
   }
 
   /** Forget the current instance; close it unless it trapped or hung (close() may freeze then). */
@@ -770,6 +811,7 @@ export class MediaPipeEngine {
       );
       this._loraModels.set(url, { model, epoch: this._loraEpoch });
       this._loraHeapBytes += bytes.length;
+      performance.measure?.("engine:lora-load", { start: started + warmMs, end: now() });
       return { url, model, bytes: bytes.length, loadMs: now() - started - warmMs, cached: false };
     } catch (error) {
       this._loraBytes.delete(url); // the next attempt downloads it again
@@ -797,7 +839,7 @@ export class MediaPipeEngine {
   /** Tokens in `text` for the current instance (0 for empty text: sizeInTokens("") breaks it). */
   _countTokens(instance, text) {
     if (!text) return 0;
-    return instance.sizeInTokens(text) ?? 0;
+    return measured("engine:sizeInTokens", () => instance.sizeInTokens(text)) ?? 0;
   }
 
   /**
@@ -859,6 +901,7 @@ export class MediaPipeEngine {
       if (fresh !== instance) return this._generate(prompt, lora, onText, token);
     }
     const loraModel = lora ? (await this._loraFor(instance, lora)).model : null;
+    if (lora) performance.mark?.("engine:lora-ready"); // benches time adapter switches up to here
     if (token.cancelled) return this._cancelledBeforeStart(lora);
 
     const callStarted = now();

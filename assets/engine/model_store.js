@@ -115,10 +115,24 @@ export class Sha256 {
   }
 }
 
-/** sha256 of a Blob/File, read in slices (never the whole file in memory). */
+/** Files up to this size are hashed by WebCrypto in one call (native, off the main thread). */
+const ONE_SHOT_DIGEST_BYTES = 64 * 1024 * 1024;
+
+const toHex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/**
+ * sha256 of a Blob/File. Small files (LoRA adapters) go to crypto.subtle in one piece; big ones are
+ * read in 1 MiB slices (never the whole file in memory) hashed in JS, one slice per task, so the
+ * page stays responsive while a model verifies.
+ */
 export async function digestBlob(blob, onProgress) {
+  if (blob.size <= ONE_SHOT_DIGEST_BYTES && globalThis.crypto?.subtle) {
+    const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+    onProgress?.(blob.size, blob.size);
+    return toHex(digest);
+  }
   const hash = new Sha256();
-  const slice = 8 * 1024 * 1024;
+  const slice = 1024 * 1024;
   for (let offset = 0; offset < blob.size; offset += slice) {
     hash.update(new Uint8Array(await blob.slice(offset, offset + slice).arrayBuffer()));
     onProgress?.(Math.min(blob.size, offset + slice), blob.size);
@@ -263,6 +277,53 @@ async function finish(dir, sha, partHandle, meta, onProgress) {
   return storedFile(sha);
 }
 
+/** LoRA files up to this size take the short path (storeSmall); base models always stream to disk. */
+const SMALL_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A LoRA file (a few MB): downloaded into memory, verified there, written to OPFS in one write, and
+ * handed back from memory. An adapter switch then costs about one download: no chunked disk writes,
+ * no read-back to verify, no read-back to load (the base model's Range-resume path needs all three).
+ */
+async function storeSmall(entry, dir, sha, meta, { onProgress, signal }) {
+  const started = performance.now();
+  let response;
+  try {
+    response = await fetch(entry.url, { cache: "no-store", signal });
+  } catch (error) {
+    throw new StoreError("network", `The download could not start (${error?.message ?? error}). Check the connection and try again.`);
+  }
+  if (!response.ok) throw new StoreError("http", `The server answered ${response.status} for ${entry.url}.`);
+  let bytes;
+  try {
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch {
+    if (signal?.aborted) throw new StoreError("aborted", "Download stopped.");
+    throw new StoreError("interrupted", "The download was interrupted; try again.");
+  }
+  onProgress?.({ phase: "download", loaded: bytes.length, total: entry.size, resumedFrom: 0 });
+  if (bytes.length !== entry.size) {
+    throw new StoreError("interrupted", `The download stopped after ${bytes.length} of ${entry.size} bytes; try again.`);
+  }
+  onProgress?.({ phase: "verify", loaded: 0, total: bytes.length });
+  const digest = globalThis.crypto?.subtle ? toHex(await crypto.subtle.digest("SHA-256", bytes)) : new Sha256().update(bytes).hex();
+  if (digest !== sha) {
+    throw new StoreError(
+      "checksum",
+      `The downloaded file does not match its checksum (expected ${sha.slice(0, 12)}…, got ${digest.slice(0, 12)}…). Try again.`,
+    );
+  }
+  onProgress?.({ phase: "verify", loaded: bytes.length, total: bytes.length });
+  const handle = await fileHandle(dir, `${sha}.bin`, true);
+  const writable = await handle.createWritable();
+  await writable.write(bytes);
+  await writable.close(); // atomic: the .bin appears complete or not at all
+  await writeMeta(dir, sha, { ...meta, verifiedAt: new Date().toISOString() });
+  await dir.removeEntry(`${sha}.part`).catch(() => undefined);
+  const file = new File([bytes], `${sha}.bin`);
+  return { file, fromCache: false, downloadedBytes: bytes.length, resumedFrom: 0, downloadMs: performance.now() - started };
+}
+
 /**
  * Make sure the file {url, sha256, size, name, kind} is stored and verified; download what is missing.
  * A partial file left by an interrupted download is resumed with `Range: bytes=N-`.
@@ -281,6 +342,9 @@ export async function ensureStored(entry, { onProgress, signal } = {}) {
     await deleteStored(sha); // wrong size: stale or damaged
   }
   const meta = { name: entry.name, kind: entry.kind ?? "model", size: entry.size ?? null, url: entry.url };
+  if (meta.kind === "lora" && entry.size != null && entry.size <= SMALL_FILE_BYTES) {
+    return storeSmall(entry, dir, sha, meta, { onProgress, signal });
+  }
   await writeMeta(dir, sha, meta);
   const part = await fileHandle(dir, `${sha}.part`, true);
   let have = (await part.getFile()).size;

@@ -216,6 +216,7 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
   const [instances, setInstances] = useState(0);
+  const [guard, setGuard] = useState({ timeouts: 0, retries: 0 });
   // Streaming writes go straight to these nodes (no React render per increment): the runtime calls
   // back on the main thread, and time spent re-rendering there is time the GPU waits for work.
   const outputTextRef = useRef(null);
@@ -318,8 +319,10 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
       });
       setLoad({ state: "ready", loaded: info.bytes, total: info.bytes, loadMs: info.loadMs, createMs: info.createMs });
       setInstances(engine.instancesCreated);
+      setGuard({ timeouts: engine.createTimeouts, retries: engine.createRetries });
       return true;
     } catch (err) {
+      setGuard({ timeouts: engine.createTimeouts, retries: engine.createRetries });
       setLoad((prev) => ({ ...prev, state: "error" }));
       fail(err, "load");
       return false;
@@ -413,7 +416,15 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
   }[load.state];
 
   return (
-    <Flex direction="column" gap="4" data-testid="engine-selftest" data-run={gen.run} data-state={gen.state}>
+    <Flex
+      direction="column"
+      gap="4"
+      data-testid="engine-selftest"
+      data-run={gen.run}
+      data-state={gen.state}
+      data-create-timeouts={guard.timeouts}
+      data-create-retries={guard.retries}
+    >
       <Grid columns={{ initial: "1", md: "2" }} gap="4">
         <CapabilityPanel caps={caps} />
         <Card size="2" data-testid="model-panel">
