@@ -581,13 +581,34 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       const adapter = adapterById(id);
       const lora = adapter ? await loadAdapter(adapter) : null;
       let raw = "";
+      let unread = ""; // arrived since the last paint
       let pending = ""; // streamed text not yet shown: it may be the start of a marker
       let ended = false;
       let paintTimer = null;
       // Benchmarks (bench/chat_streaming_cost.py) may set this to see each increment's arrival.
       const probe = typeof window.__lorastudioChatProbe === "function" ? window.__lorastudioChatProbe : null;
+      // Text is cleaned and split into blocks once per paint, not once per token: a token costs a
+      // string append and a short end-of-turn check, so the engine keeps the CPU (bench/chat_engine_overhead.py).
+      const flush = () => {
+        if (!unread) return;
+        pending += unread;
+        unread = "";
+        const cut = pending.indexOf(END_OF_TURN);
+        let ready;
+        if (cut >= 0) {
+          ready = pending.slice(0, cut);
+          pending = "";
+        } else {
+          const hold = markerStart(pending);
+          ready = pending.slice(0, hold);
+          pending = pending.slice(hold);
+        }
+        ready = ready.replace(/<(pad|bos|eos)>/g, "");
+        if (ready) holder.splitter.push(ready);
+      };
       const paint = () => {
         paintTimer = null;
+        flush();
         holder.paint?.(holder.splitter.all());
       };
       const result = await engineRef.current.generate(prompt, {
@@ -596,26 +617,18 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
           if (!raw) performance.mark("chat:first-token");
           raw += increment;
           if (ended) return;
-          // Only the new text is cleaned (constant cost per increment, whatever the answer's length).
-          pending += increment;
-          const cut = pending.indexOf(END_OF_TURN);
-          let ready;
-          if (cut >= 0) {
-            ready = pending.slice(0, cut);
+          unread += increment;
+          // Only the end of the text can complete a marker (constant cost, whatever the length).
+          if (raw.slice(-(increment.length + END_OF_TURN.length)).includes(END_OF_TURN)) {
             ended = true;
             engineRef.current.cancel();
-          } else {
-            const hold = markerStart(pending);
-            ready = pending.slice(0, hold);
-            pending = pending.slice(hold);
           }
-          ready = ready.replace(/<(pad|bos|eos)>/g, "");
-          if (ready) holder.splitter.push(ready);
           paintTimer ??= setTimeout(paint, PAINT_INTERVAL_MS);
           probe?.(increment);
         },
       });
       clearTimeout(paintTimer);
+      flush();
       const hitEnd = raw.includes(END_OF_TURN);
       const meta = {
         tokens: result.tokens,
