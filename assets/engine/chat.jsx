@@ -522,11 +522,14 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
     async (adapter) => {
       if (!loraUrls.current.has(adapter.sha256)) {
         const result = await ensureStored({ ...adapter, kind: "lora" });
-        loraUrls.current.set(adapter.sha256, URL.createObjectURL(result.file));
+        const url = URL.createObjectURL(result.file);
+        loraUrls.current.set(adapter.sha256, url);
         if (adapter.catalog && !result.fromCache) recordAdapterDownload(new URL(apiBase, origin).toString().replace(/\/+$/, ""), adapter.id);
-        refreshStored();
+        // A fresh download's stored copy is written in the background; list it once it is there.
+        Promise.resolve(result.stored).then(refreshStored, (e) => console.warn("could not keep the adapter", e));
+        return { url, bytes: result.bytes ?? null };
       }
-      return loraUrls.current.get(adapter.sha256);
+      return { url: loraUrls.current.get(adapter.sha256), bytes: null };
     },
     [refreshStored, apiBase, origin],
   );
@@ -539,9 +542,9 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
     async (adapter) => {
       const started = performance.now();
       try {
-        const url = await loraUrlFor(adapter);
+        const { url, bytes } = await loraUrlFor(adapter);
         const storeMs = performance.now() - started;
-        const info = await engineRef.current.loadLora(url);
+        const info = await engineRef.current.loadLora(url, { bytes });
         if (!info.cached) {
           track("lora_load", { outcome: "ok", duration_ms: storeMs + info.loadMs, rank: adapter.rank, adapter_id: adapter.id });
         }

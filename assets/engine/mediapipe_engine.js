@@ -738,9 +738,11 @@ export class MediaPipeEngine {
   /**
    * Fetch (once) and load a LoRA adapter into the current instance (again after another LoRA ran,
    * see _resetInstanceState). Resolves {url, bytes, loadMs, cached}: loadMs covers reading the bytes
-   * and the runtime's load.
+   * and the runtime's load. `bytes`, when the caller already holds the file's checked bytes, saves
+   * reading them again from `url`.
    */
-  loadLora(url) {
+  loadLora(url, { bytes = null } = {}) {
+    if (bytes instanceof Uint8Array && !this._loraBytes.has(url)) this._loraBytes.set(url, bytes);
     return this._enqueue(async () => {
       let instance = await this._ensureInstance();
       instance = await this._roomForLora(instance, url);

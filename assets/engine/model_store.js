@@ -314,14 +314,18 @@ async function storeSmall(entry, dir, sha, meta, { onProgress, signal }) {
     );
   }
   onProgress?.({ phase: "verify", loaded: bytes.length, total: bytes.length });
-  const handle = await fileHandle(dir, `${sha}.bin`, true);
-  const writable = await handle.createWritable();
-  await writable.write(bytes);
-  await writable.close(); // atomic: the .bin appears complete or not at all
-  await writeMeta(dir, sha, { ...meta, verifiedAt: new Date().toISOString() });
-  await dir.removeEntry(`${sha}.part`).catch(() => undefined);
+  // The checked bytes are usable now; keeping them in OPFS runs meanwhile (`stored` settles when
+  // done), so an adapter switch waits for one download, not for the disk write too.
+  const stored = (async () => {
+    const handle = await fileHandle(dir, `${sha}.bin`, true);
+    const writable = await handle.createWritable();
+    await writable.write(bytes);
+    await writable.close(); // atomic: the .bin appears complete or not at all
+    await writeMeta(dir, sha, { ...meta, verifiedAt: new Date().toISOString() });
+    await dir.removeEntry(`${sha}.part`).catch(() => undefined);
+  })();
   const file = new File([bytes], `${sha}.bin`);
-  return { file, fromCache: false, downloadedBytes: bytes.length, resumedFrom: 0, downloadMs: performance.now() - started };
+  return { file, bytes, stored, fromCache: false, downloadedBytes: bytes.length, resumedFrom: 0, downloadMs: performance.now() - started };
 }
 
 /**
