@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -29,11 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import BrowserContext, sync_playwright  # noqa: E402
+from playwright.sync_api import BrowserContext  # noqa: E402
 
+from bench._app_browser import start_app, webgpu_context  # noqa: E402
 from bench.engine_overhead import bare_site  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.support.app_server import AppServer  # noqa: E402
 
 TEXT = "Write a short poem about a lighthouse."
 PROMPT = f"<start_of_turn>user\n{TEXT}<end_of_turn>\n<start_of_turn>model\n"  # chat.jsx gemmaPrompt()
@@ -93,16 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     samples: dict[str, list[float]] = {"chat": [], "bare": []}
     ratios: list[float] = []
     with contextlib.ExitStack() as stack:
-        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-app-")))
-        print("starting the app (reflex run --env prod) ...", flush=True)
-        app = AppServer(data_dir=data_dir).start()
-        stack.callback(app.stop)
-        playwright = stack.enter_context(sync_playwright())
-        profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chromium-"))
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
-        )
-        stack.callback(context.close)
+        app, data_dir = start_app(stack)
+        context = webgpu_context(stack)
         chat = ChatSide(context, app.url, max_tokens=args.max_tokens)
         model = data_dir / "bench-base.bin"
         model.write_bytes(httpx.get(chat.base_url, timeout=60).content)

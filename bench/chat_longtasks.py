@@ -21,18 +21,15 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
 
+from bench._app_browser import start_app, webgpu_context  # noqa: E402
 from bench._browser_trace import MainThreadTrace  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.support.app_server import AppServer  # noqa: E402
 
 TIMEOUT_MS = 180_000
 OBSERVE = """() => {
@@ -67,16 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="with --trace: the hottest functions in long tasks")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
-        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-app-")))
-        print("starting the app (reflex run --env prod) ...", flush=True)
-        app = AppServer(data_dir=data_dir).start()
-        stack.callback(app.stop)
-        playwright = stack.enter_context(sync_playwright())
-        profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chromium-"))
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
-        )
-        stack.callback(context.close)
+        app, data_dir = start_app(stack)
+        context = webgpu_context(stack)
         page = context.new_page()
         page.goto(f"{app.url}/chat")
         page.get_by_test_id("setting-maxTokens").fill(str(args.max_tokens))

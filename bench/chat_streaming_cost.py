@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -33,13 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 from app.mediapipe_format.container import read_container  # noqa: E402
 from app.mediapipe_format.tokenizer import load_tokenizer  # noqa: E402
+from bench._app_browser import start_app, webgpu_context  # noqa: E402
 from bench._browser_trace import MainThreadTrace  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.support.app_server import AppServer  # noqa: E402
 
 TIMEOUT_MS = 600_000
 EARLY = (100, 200)
@@ -83,16 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detail", action="store_true", help="trace script/layout/paint too and break windows down")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
-        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-app-")))
-        print("starting the app (reflex run --env prod) ...", flush=True)
-        app = AppServer(data_dir=data_dir).start()
-        stack.callback(app.stop)
-        playwright = stack.enter_context(sync_playwright())
-        profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chromium-"))
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
-        )
-        stack.callback(context.close)
+        app, data_dir = start_app(stack)
+        context = webgpu_context(stack)
         page = context.new_page()
         page.goto(f"{app.url}/chat")
         root = page.get_by_test_id("private-chat")

@@ -18,18 +18,15 @@ import argparse
 import contextlib
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
 
+from bench._app_browser import start_app, webgpu_context  # noqa: E402
 from bench.engine_overhead import bare_site  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.support.app_server import AppServer  # noqa: E402
 
 TIMEOUT_MS = 120_000
 SETTINGS = {"maxTokens": 1024, "topK": 40, "temperature": 0.8, "randomSeed": 1, "loraRanks": [4, 8, 16]}
@@ -74,18 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
-        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-app-")))
-        print("starting the app (reflex run --env prod) ...", flush=True)
-        app = AppServer(data_dir=data_dir).start()
-        stack.callback(app.stop)
+        app, data_dir = start_app(stack)
         model = data_dir / "demo-models" / "tiny-base.bin"
         bare_url = stack.enter_context(bare_site(model, app.genai_package))
-        playwright = stack.enter_context(sync_playwright())
-        profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chromium-"))
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
-        )
-        stack.callback(context.close)
+        context = webgpu_context(stack)
 
         # First visit: download and store the model (not measured), and warm both sides' caches.
         page = context.new_page()

@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,10 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.support.app_server import AppServer  # noqa: E402
+from bench._app_browser import start_app, webgpu_context  # noqa: E402
 
 DONE = """(n) => {
   const root = document.querySelector('[data-testid=engine-selftest]');
@@ -55,16 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: list[tuple[str, float | None]] = []
     with contextlib.ExitStack() as stack:
-        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-app-")))
-        print("starting the app (reflex run --env prod) ...", flush=True)
-        app = AppServer(data_dir=data_dir).start()
-        stack.callback(app.stop)
-        playwright = stack.enter_context(sync_playwright())
-        profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chromium-"))
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
-        )
-        stack.callback(context.close)
+        app, data_dir = start_app(stack)
+        context = webgpu_context(stack)
         page = context.new_page()
         page_errors: list[str] = []
         page.on("pageerror", lambda error: page_errors.append(str(error)))

@@ -317,9 +317,12 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   useEffect(() => {
     let alive = true;
     (async () => {
+      // Independent look-ups start together (a warm start waits for the slowest, not their sum).
+      const capabilitiesP = checkCapabilities();
+      const storedP = Promise.all([listStored().catch(() => []), storageEstimate(), storagePersistence()]);
       const config = await fetchPublicConfig(new URL(configUrl, origin).toString());
       const [capabilities, chatSources] = await Promise.all([
-        checkCapabilities(),
+        capabilitiesP,
         fetchChatSources({
           apiBase: new URL(apiBase, origin).toString().replace(/\/+$/, ""),
           indexUrl: new URL(modelsIndexUrl, origin).toString(),
@@ -338,12 +341,11 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       setSources(chatSources);
       const wanted = new URLSearchParams(window.location.search).get("adapter");
       if (wanted && chatSources.adapters?.some((a) => a.id === wanted)) setAdapterId(wanted);
-      const files = await listStored().catch(() => []);
-      const estimate = await storageEstimate();
+      const [files, estimate, persisted] = await storedP;
       if (!alive) return;
       setStored(files);
       setStorage(estimate);
-      setPersisted(await storagePersistence());
+      setPersisted(persisted);
       const checks = capabilities.checks.filter((c) => c.id !== "storage");
       const base = chatSources.base;
       const have = files.find((f) => base && f.sha256 === base.sha256);

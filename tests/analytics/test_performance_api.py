@@ -105,10 +105,14 @@ def test_more_sessions_make_a_vendor_appear_after_the_cache_expires(api: TestCli
     assert [row["gpu_vendor"] for row in vendors] == ["nvidia", "google"]  # most samples first
 
 
-def test_rate_limited_like_every_api_route(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RATE_LIMIT_API", "3/60")
+def test_rate_limited_like_every_api_route(api: TestClient) -> None:
+    # Its own context, undone before the `api` fixture's: a function-scoped monkeypatch set up
+    # earlier (by an autouse fixture) would put the fixture's RATE_LIMIT_API back after it.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RATE_LIMIT_API", "3/60")
+        reset_caches()
+        codes = [api.get("/api/v1/adapters/fast-lora/performance").status_code for _ in range(5)]
     reset_caches()
-    codes = [api.get("/api/v1/adapters/fast-lora/performance").status_code for _ in range(5)]
     assert codes == [200, 200, 200, 429, 429]
 
 

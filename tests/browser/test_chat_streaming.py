@@ -39,6 +39,9 @@ def chat(webgpu_browser: BrowserContext, app_server) -> Iterator[ChatPage]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     chat = ChatPage(page, app_server.url).open()
     chat.page.get_by_test_id("setting-maxTokens").fill("512")
+    # Greedy decoding: the tiny model then runs to the token limit, so the answer streams for
+    # several paints (a sampled answer may end before the first one).
+    chat.page.get_by_test_id("setting-topK").fill("1")
     chat.download()
     chat.wait_ready()
     yield chat
