@@ -38,7 +38,7 @@ from app.catalog.schemas import (
     GenerationSettings,
 )
 from app.catalog.search import _card, search_text_for
-from app.config import RuntimeConfig
+from app.config import MaintenanceError, RuntimeConfig, ensure_writable
 from app.models import Adapter, AdapterFile, AdapterStatus, AdapterTag, AdapterVersion, Favourite, User
 from app.models.base import utcnow
 from app.settings import Settings
@@ -363,24 +363,23 @@ def create_draft(
 # tests of other rules) pass none and get no run-time switches.
 
 
-def _switches(config: RuntimeConfig | None) -> dict[str, object]:
-    return dict(config.values) if config is not None else {}
+def _check_writable(config: RuntimeConfig | None) -> None:
+    if config is None:
+        return
+    try:
+        ensure_writable(config)
+    except MaintenanceError as exc:
+        raise CatalogError(f"The catalog is read-only during maintenance. {exc.message}".strip()) from None
 
 
-def _check_writable(switches: dict[str, object]) -> None:
-    if switches.get("maintenance.enabled"):
-        message = str(switches.get("maintenance.message") or "")
-        raise CatalogError(f"The catalog is read-only during maintenance. {message}".strip())
-
-
-def _check_uploads_open(switches: dict[str, object], actor: Actor) -> None:
-    _check_writable(switches)
-    if switches.get("uploads.enabled") is False and not actor.is_admin:
+def _check_uploads_open(config: RuntimeConfig | None, actor: Actor) -> None:
+    _check_writable(config)
+    if config is not None and config.values["uploads.enabled"] is False and not actor.is_admin:
         raise ForbiddenError("Uploads are turned off for now. Try again later.")
 
 
-def _needs_review(switches: dict[str, object], actor: Actor) -> bool:
-    return bool(switches.get("moderation.required")) and not actor.is_admin
+def _needs_review(config: RuntimeConfig | None, actor: Actor) -> bool:
+    return config is not None and bool(config.values["moderation.required"]) and not actor.is_admin
 
 
 def upload_adapter(
@@ -399,7 +398,7 @@ def upload_adapter(
     """Check and convert the files (AdapterRejectedError says why not), then create the draft."""
     if not (actor.is_creator or actor.is_admin):
         raise ForbiddenError("only creators can upload adapters")
-    _check_uploads_open(_switches(config), actor)
+    _check_uploads_open(config, actor)
     try:
         intake = ingest_adapter(uploads, storage=storage, base=spec_for(base_model), settings=settings)
     except AdapterRejectedError:
@@ -436,9 +435,8 @@ def add_version(
 
     With moderation on, a creator's new version sends a visible adapter back to review.
     """
-    switches = _switches(config)
     adapter = _owned(session, slug, actor)
-    _check_uploads_open(switches, actor)
+    _check_uploads_open(config, actor)
     try:
         intake = ingest_adapter(uploads, storage=storage, base=spec_for(adapter.base_model), settings=settings)
     except AdapterRejectedError:
@@ -458,7 +456,7 @@ def add_version(
         adapter.use_rslora = intake.use_rslora
         adapter.target_modules = list(intake.target_modules)
         adapter.updated_at = utcnow()
-        if adapter.status in PUBLIC_STATUSES and _needs_review(switches, actor):
+        if adapter.status in PUBLIC_STATUSES and _needs_review(config, actor):
             adapter.status = AdapterStatus.pending.value
         session.add(adapter)
         caching.mark_changed(session)
@@ -499,7 +497,7 @@ def _owned(session: Session, slug: str, actor: Actor) -> Adapter:
 def update_metadata(
     session: Session, *, slug: str, actor: Actor, metadata: AdapterMetadata, config: RuntimeConfig | None = None
 ) -> AdapterDetail:
-    _check_writable(_switches(config))
+    _check_writable(config)
     adapter = _owned(session, slug, actor)
     _apply_metadata(session, adapter, metadata, _author_name(session, adapter.author_id))
     session.add(adapter)
@@ -519,12 +517,11 @@ def set_status(
     """
     if status not in (AdapterStatus.draft.value, *PUBLIC_STATUSES):
         raise CatalogError(f"an author cannot set status '{status[:20]}'")
-    switches = _switches(config)
-    _check_writable(switches)
+    _check_writable(config)
     adapter = _owned(session, slug, actor)
     if status == AdapterStatus.published.value and not adapter.title.strip():
         raise CatalogError("give the adapter a title before publishing it")
-    if status in PUBLIC_STATUSES and adapter.status not in PUBLIC_STATUSES and _needs_review(switches, actor):
+    if status in PUBLIC_STATUSES and adapter.status not in PUBLIC_STATUSES and _needs_review(config, actor):
         if status == AdapterStatus.unlisted.value:
             raise CatalogError("adapters are reviewed before they go out: publish it, and unlist it once approved")
         status = AdapterStatus.pending.value

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from app.models import AdapterFile, BaseModelFile
@@ -58,8 +57,10 @@ def sweep_unreferenced(
         if now - stat.modified < grace_s:
             report.too_young += 1
             continue
-        session.execute(sa.text("SELECT 1"))  # a fresh statement: see rows committed since the listing
-        if _referenced(session, key):  # an upload of the same bytes landed meanwhile
+        # Asked again right before deleting: an upload of the same bytes may have landed since the
+        # listing (a new statement sees it: read committed on PostgreSQL; pysqlite opens no
+        # transaction for a read).
+        if _referenced(session, key):
             report.in_use += 1
             continue
         if dry_run or storage.delete(key):
