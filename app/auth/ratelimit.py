@@ -175,9 +175,12 @@ class RedisRateLimiter:
 
     # --- leases -------------------------------------------------------------------------------
 
+    def _leases_for(self, rate: Rate, mode: Mode) -> bool:
+        return mode == "hit" and rate.limit >= self.lease_from
+
     def _spend(self, key: str, rate: Rate, mode: Mode) -> tuple[Decision | None, int, list[str]]:
         """A decision from a live lease, or (None, slots to ask for, members to hand back)."""
-        if mode != "hit" or rate.limit < self.lease_from:
+        if not self._leases_for(rate, mode):
             return None, 1, []
         now = time.monotonic()
         with self._lock:
@@ -199,8 +202,7 @@ class RedisRateLimiter:
 
     def _keep(self, key: str, rate: Rate, mode: Mode, prefix: str, wanted: int, result: list) -> Decision:  # type: ignore[type-arg]
         allowed, count, wait, taken = (int(result[0]), int(result[1]), float(result[2]), int(result[3]))
-        decision = _decision(bool(allowed), count, rate.limit, wait)
-        if allowed and mode == "hit" and rate.limit >= self.lease_from:
+        if allowed and self._leases_for(rate, mode):
             # Slot 1 is this request's; the others are spent by the next requests of this key. A
             # lease with no slots left still tells the next call how busy the key was.
             members = [f"{prefix}{i}" for i in range(2, taken + 1)]
@@ -211,7 +213,7 @@ class RedisRateLimiter:
                 ttl = min(self.lease_ttl_s, rate.window_s / 60)
                 self._leases[key] = _Lease(members, wanted, time.monotonic() + ttl, base)
             return Decision(True, base + len(members), 0)
-        return decision
+        return _decision(bool(allowed), count, rate.limit, wait)
 
     def _prune(self) -> None:
         now = time.monotonic()
