@@ -24,6 +24,12 @@ import {
 import { fetchChatSources, fetchPublicConfig, recordAdapterDownload } from "./chat_sources.js";
 import { configureMetrics, errorKind, track } from "./metrics.js";
 import { BlockSplitter, Markdown, splitAll } from "./markdown.jsx";
+import { beginWarmStart, forgetWarmStart, peekWarmStart, rememberWarmStart, takeWarmStart } from "./warm_start.js";
+
+// Marks for bench/chat_warm_start.py's breakdown of a start.
+if (typeof window !== "undefined") performance.mark?.("chat:module");
+// A returning visitor's stored model starts loading now, while the rest of the page loads.
+beginWarmStart({ page: "/chat" });
 
 const PAINT_INTERVAL_MS = 100;
 
@@ -316,10 +322,13 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   // 1. Capability check, config and model list: before anything is downloaded.
   useEffect(() => {
     let alive = true;
+    performance.mark?.("chat:mounted");
     (async () => {
       // Independent look-ups start together (a warm start waits for the slowest, not their sum).
-      const capabilitiesP = checkCapabilities();
-      const storedP = Promise.all([listStored().catch(() => []), storageEstimate(), storagePersistence()]);
+      // A warm start already asked for the adapter and the stored files: share its answers.
+      const early = peekWarmStart();
+      const capabilitiesP = checkCapabilities({ adapter: early?.adapter, storage: false });
+      const storedP = early?.lookups ?? Promise.all([listStored().catch(() => []), storageEstimate(), storagePersistence()]);
       const config = await fetchPublicConfig(new URL(configUrl, origin).toString());
       const [capabilities, chatSources] = await Promise.all([
         capabilitiesP,
@@ -367,6 +376,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       }
       const verdict = checks.some((c) => c.status === "fail") ? "unsupported" : checks.some((c) => c.status === "warn") ? "limited" : "ready";
       setCaps({ ...capabilities, checks, verdict });
+      performance.mark?.("chat:checked");
       track("page_view", { page: "chat" });
       const capabilityNames = { "secure-context": "secure_context", webgpu: "webgpu", adapter: "gpu_adapter", "shader-f16": "shader_f16", "buffer-limits": "max_buffer_size", storage: "storage_quota" };
       track("capability_check", {
@@ -381,6 +391,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       } else {
         setPhase(have?.complete ? "loading" : "need-model");
       }
+      if (!base || verdict === "unsupported" || !have?.complete) takeWarmStart(); // not used: release it
     })();
     refreshConversations();
     return () => {
@@ -389,36 +400,60 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   }, [configUrl, modelsIndexUrl, apiBase, origin, analyticsUrl, refreshConversations]);
 
   // The engine: one per page, re-created by the engine module only when settings change.
+  const engineOptions = useCallback(
+    () => ({
+      wasmBase: new URL(wasmBase, origin).toString(),
+      loraRanks: serverConfig?.loraRanks ?? [4, 8, 16],
+      ...settingsForEngine(settings),
+    }),
+    [wasmBase, origin, serverConfig, settings],
+  );
   const engine = useCallback(() => {
-    if (!engineRef.current) {
-      engineRef.current = new MediaPipeEngine({
-        wasmBase: new URL(wasmBase, origin).toString(),
-        loraRanks: serverConfig?.loraRanks ?? [4, 8, 16],
-        maxTokens: settings.maxTokens,
-        topK: settings.topK,
-        temperature: settings.temperature,
-        randomSeed: settings.seed,
-      });
-    }
+    if (!engineRef.current) engineRef.current = new MediaPipeEngine(engineOptions());
     return engineRef.current;
-  }, [wasmBase, origin, serverConfig, settings]);
+  }, [engineOptions]);
+
+  // Leaving the page releases the engine's GPU memory.
+  useEffect(
+    () => () => {
+      takeWarmStart(); // an unused warm start is released too
+      engineRef.current?.dispose();
+      engineRef.current = null;
+    },
+    [],
+  );
 
   const updateEngineInfo = useCallback((extra = {}) => {
     setEngineInfo((info) => ({ ...info, creations: engineRef.current?.instancesCreated ?? 0, ...extra }));
   }, []);
 
+  const engineReady = useCallback(
+    (result, source, { warm = false } = {}) => {
+      updateEngineInfo({ loadMs: result.loadMs, source, warm, readyAt: performance.now() });
+      track("engine_init", { outcome: "ok", duration_ms: result.createMs });
+      performance.mark?.("chat:ready");
+      setPhase("ready");
+      // The next visit starts this model while its page loads (only the server's own base model).
+      if (["stored", "download", "disk"].includes(source) && sources?.base) {
+        rememberWarmStart({ sha256: sources.base.sha256, options: engineOptions() });
+      } else {
+        forgetWarmStart();
+      }
+    },
+    [updateEngineInfo, sources, engineOptions],
+  );
+
   const startEngine = useCallback(
     async (file, source) => {
       setPhase("loading");
       setError(null);
+      performance.mark?.("chat:engine-start");
       if (modelUrlRef.current) URL.revokeObjectURL(modelUrlRef.current);
       modelUrlRef.current = URL.createObjectURL(file);
       try {
         // Streamed from the stored file: the page never holds the whole model in a JS buffer.
         const result = await engine().load({ url: modelUrlRef.current, stream: true });
-        updateEngineInfo({ loadMs: result.loadMs, source, readyAt: performance.now() });
-        track("engine_init", { outcome: "ok", duration_ms: result.createMs });
-        setPhase("ready");
+        engineReady(result, source);
       } catch (e) {
         const described = describeError(e);
         track("engine_init", { outcome: "failed", duration_ms: 0 });
@@ -427,7 +462,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         setPhase("error");
       }
     },
-    [engine, updateEngineInfo],
+    [engine, engineReady],
   );
 
   const downloadModel = useCallback(async () => {
@@ -468,12 +503,34 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   // A stored, verified model starts the engine at once (no network transfer of the model).
   useEffect(() => {
     if (phase !== "loading" || !sources?.base || engineRef.current) return;
+    const warm = takeWarmStart({ sha256: sources.base.sha256, options: engineOptions() });
+    if (warm) {
+      // Started while the page loaded, for this model and these settings: wait for it.
+      engineRef.current = warm.engine;
+      performance.mark?.("chat:engine-start");
+      (async () => {
+        try {
+          const result = await warm.loaded;
+          modelUrlRef.current = warm.url;
+          engineReady(result, "stored", { warm: true });
+        } catch {
+          // It failed on its own: start the normal way, on a fresh engine.
+          warm.engine.dispose();
+          if (warm.url) URL.revokeObjectURL(warm.url);
+          if (engineRef.current === warm.engine) engineRef.current = null;
+          const file = await storedFile(sources.base.sha256).catch(() => null);
+          if (file) await startEngine(file, "stored");
+          else setPhase("need-model");
+        }
+      })();
+      return;
+    }
     (async () => {
       const file = await storedFile(sources.base.sha256).catch(() => null);
       if (file) await startEngine(file, "stored");
       else setPhase("need-model");
     })();
-  }, [phase, sources, startEngine]);
+  }, [phase, sources, startEngine, engineOptions, engineReady]);
 
   const pickFile = useCallback(
     async (file) => {
@@ -789,6 +846,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       data-engine-creations={engineInfo.creations}
       data-model-source={engineInfo.source}
       data-ready-at={engineInfo.readyAt ?? ""}
+      data-warm-start={engineInfo.warm ? "adopted" : "no"}
       data-busy={String(busy)}
       data-source={sources?.from ?? ""}
       data-adapter-ids={(sources?.adapters ?? []).map((a) => a.id).join(",")}

@@ -153,8 +153,12 @@ function check(id, label, status, detail, fix = "") {
   return { id, label, status, detail, fix };
 }
 
-/** What this browser offers for the engine, with a verdict and what to do about each gap. */
-export async function checkCapabilities() {
+/**
+ * What this browser offers for the engine, with a verdict and what to do about each gap.
+ * `adapter`: a pending requestAdapter() to use instead of a new one; `storage: false` leaves the
+ * storage check to the caller.
+ */
+export async function checkCapabilities({ adapter: adapterRequest = null, storage = true } = {}) {
   const result = {
     secureContext: typeof window !== "undefined" && window.isSecureContext === true,
     webgpu: typeof navigator !== "undefined" && !!navigator.gpu,
@@ -193,7 +197,9 @@ export async function checkCapabilities() {
     let adapter = null;
     try {
       adapter = await withTimeout(
-        navigator.gpu.requestAdapter({ powerPreference: "high-performance" }),
+        // A request already under way (the chat's warm start) is shared: a second one would wait
+        // behind the engine's GPU work.
+        adapterRequest ?? navigator.gpu.requestAdapter({ powerPreference: "high-performance" }),
         10000,
         () => new Error("requestAdapter timed out"),
       );
@@ -272,7 +278,7 @@ export async function checkCapabilities() {
     }
   }
   try {
-    if (navigator.storage?.estimate) {
+    if (storage && navigator.storage?.estimate) {
       const { quota = 0, usage = 0 } = await navigator.storage.estimate();
       result.storage = { quota, usage, free: Math.max(0, quota - usage) };
       checks.push(

@@ -176,6 +176,9 @@ def test_history_survives_a_reload_without_model_bytes_over_the_network(shared, 
     chat.wait_ready()
     assert chat.root.get_attribute("data-model-source") == "stored"
     assert len(traffic.model_requests(chat.base_url)) == before, "the second visit uses the stored copy"
+    # It started loading with the page, before the capability check and catalog look-ups ended.
+    assert chat.root.get_attribute("data-warm-start") == "adopted"
+    assert chat.creations == 1
 
     # The first test's conversation and the one the Esc test started (edited later), newest first.
     items = chat.page.get_by_test_id("conversation-item")

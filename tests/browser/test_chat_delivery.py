@@ -123,6 +123,32 @@ def test_interrupted_download_resumes_with_range_and_verifies(page: Page, app_se
     expect(stored).to_contain_text("verified")
 
 
+def test_a_return_visit_starts_the_stored_model_with_the_page_unless_the_server_changed_it(
+    page: Page, app_server
+) -> None:
+    # The model the previous test stored: the engine starts loading it while the page loads.
+    chat = ChatPage(page, app_server.url).open()
+    chat.wait_ready()
+    assert chat.root.get_attribute("data-model-source") == "stored"
+    assert chat.root.get_attribute("data-warm-start") == "adopted"
+    assert chat.creations == 1
+
+    # An operator changes the defaults: the engine started with the old ones is not used.
+    public = httpx.get(f"{app_server.url}/api/v1/config/public").json()
+    changed = public["generation.max_tokens"] // 2
+    page.route("**/api/v1/config/public", lambda route: route.fulfill(json={**public, "generation.max_tokens": changed}))
+    chat.open()
+    chat.wait_ready()
+    assert chat.root.get_attribute("data-warm-start") == "no"
+    assert chat.creations == 1
+    expect(page.get_by_test_id("setting-maxTokens")).to_have_value(str(changed))
+    # ...and the next visit starts early again, with the new defaults.
+    chat.open()
+    chat.wait_ready()
+    assert chat.root.get_attribute("data-warm-start") == "adopted"
+    expect(page.get_by_test_id("setting-maxTokens")).to_have_value(str(changed))
+
+
 def test_compare_view_follows_the_compare_enabled_config_key(page: Page, app_server) -> None:
     public = httpx.get(f"{app_server.url}/api/v1/config/public").json()
     assert public["compare.enabled"] is True, "the key is public, so the page can read it"
