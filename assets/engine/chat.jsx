@@ -4,8 +4,8 @@
 // posts text anywhere. The server is asked only for public metadata (config, model list) and model
 // files. The engine is ./mediapipe_engine.js (the only MediaPipe importer); downloads and the
 // browser's copies of model files are ./model_store.js; conversations are ./chat_store.js.
-import React, { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Badge, Box, Button, Callout, Card, Flex, Heading, Progress, Select, Text, TextArea, TextField } from "@radix-ui/themes";
+import React, { memo, startTransition, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Badge, Box, Button, Callout, Card, Flex, Heading, Progress, Text, TextArea, TextField } from "@radix-ui/themes";
 import { getBackendURL } from "$/utils/state";
 import env from "$/env.json";
 import { EngineError, MediaPipeEngine, checkCapabilities, describeError, formatBytes } from "./mediapipe_engine.js";
@@ -282,6 +282,8 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const [serverConfig, setServerConfig] = useState(null);
   const [sources, setSources] = useState(null);
   const [stored, setStored] = useState([]);
+  const storedRef = useRef(stored);
+  storedRef.current = stored;
   const [storage, setStorage] = useState(null);
   const [persisted, setPersisted] = useState(undefined); // true|false|null (unknown); undefined before asking
   const [phase, setPhase] = useState("checking"); // checking|blocked|need-model|downloading|loading|ready|error
@@ -301,6 +303,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const engineRef = useRef(null);
   const modelUrlRef = useRef(null); // object URL of the stored (or picked) model file
   const loraUrls = useRef(new Map()); // sha256 -> object URL of the stored LoRA
+  const loraFetches = useRef(new Map()); // sha256 -> its download under way
   const conversationRef = useRef(null);
   conversationRef.current = conversation;
 
@@ -346,7 +349,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
         adapter: capabilities.adapter,
       });
       setServerConfig(config);
-      setSettings({ temperature: config.temperature, topK: config.topK, maxTokens: config.maxTokens, seed: 1 });
+      setSettings(initialSettings(config));
       setSources(chatSources);
       const wanted = new URLSearchParams(window.location.search).get("adapter");
       if (wanted && chatSources.adapters?.some((a) => a.id === wanted)) setAdapterId(wanted);
@@ -400,11 +403,12 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   }, [configUrl, modelsIndexUrl, apiBase, origin, analyticsUrl, refreshConversations]);
 
   // The engine: one per page, re-created by the engine module only when settings change.
+  /** The engine's options for `current` settings (by default the page's settings now). */
   const engineOptions = useCallback(
-    () => ({
+    (current = settings) => ({
       wasmBase: new URL(wasmBase, origin).toString(),
       loraRanks: serverConfig?.loraRanks ?? [4, 8, 16],
-      ...settingsForEngine(settings),
+      ...settingsForEngine(current),
     }),
     [wasmBase, origin, serverConfig, settings],
   );
@@ -433,14 +437,15 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       track("engine_init", { outcome: "ok", duration_ms: result.createMs });
       performance.mark?.("chat:ready");
       setPhase("ready");
-      // The next visit starts this model while its page loads (only the server's own base model).
-      if (["stored", "download", "disk"].includes(source) && sources?.base) {
-        rememberWarmStart({ sha256: sources.base.sha256, options: engineOptions() });
+      // The next visit starts this model while its page loads (only the server's own base model),
+      // with the settings a page starts with.
+      if (["stored", "download", "disk"].includes(source) && sources?.base && serverConfig) {
+        rememberWarmStart({ sha256: sources.base.sha256, options: engineOptions(initialSettings(serverConfig)) });
       } else {
         forgetWarmStart();
       }
     },
-    [updateEngineInfo, sources, engineOptions],
+    [updateEngineInfo, sources, serverConfig, engineOptions],
   );
 
   const startEngine = useCallback(
@@ -576,19 +581,28 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
 
   const adapterById = useCallback((id) => sources?.adapters?.find((a) => a.id === id) ?? null, [sources]);
 
-  /** The LoRA as an object URL of its stored copy: downloaded once (status checked), verified, kept. */
+  /**
+   * The LoRA as an object URL of its stored copy: downloaded once (status checked), verified, kept.
+   * Callers asking while the same file is on its way share that download.
+   */
   const loraUrlFor = useCallback(
-    async (adapter) => {
-      if (!loraUrls.current.has(adapter.sha256)) {
-        const result = await ensureStored({ ...adapter, kind: "lora" });
-        const url = URL.createObjectURL(result.file);
-        loraUrls.current.set(adapter.sha256, url);
-        if (adapter.catalog && !result.fromCache) recordAdapterDownload(new URL(apiBase, origin).toString().replace(/\/+$/, ""), adapter.id);
-        // A fresh download's stored copy is written in the background; list it once it is there.
-        Promise.resolve(result.stored).then(refreshStored, (e) => console.warn("could not keep the adapter", e));
-        return { url, bytes: result.bytes ?? null };
+    (adapter) => {
+      const sha = adapter.sha256;
+      if (loraUrls.current.has(sha)) return Promise.resolve({ url: loraUrls.current.get(sha), bytes: null });
+      if (!loraFetches.current.has(sha)) {
+        const fetching = (async () => {
+          const missing = !storedRef.current.some((f) => f.sha256 === sha && f.complete);
+          const result = await ensureStored({ ...adapter, kind: "lora" }, { missing });
+          const url = URL.createObjectURL(result.file);
+          loraUrls.current.set(sha, url);
+          if (adapter.catalog && !result.fromCache) recordAdapterDownload(new URL(apiBase, origin).toString().replace(/\/+$/, ""), adapter.id);
+          // A fresh download's stored copy is written in the background; list it once it is there.
+          Promise.resolve(result.stored).then(refreshStored, (e) => console.warn("could not keep the adapter", e));
+          return { url, bytes: result.bytes ?? null };
+        })().finally(() => loraFetches.current.delete(sha));
+        loraFetches.current.set(sha, fetching);
       }
-      return { url: loraUrls.current.get(adapter.sha256), bytes: null };
+      return loraFetches.current.get(sha);
     },
     [refreshStored, apiBase, origin],
   );
@@ -621,6 +635,31 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       }
     },
     [loraUrlFor],
+  );
+
+  const pickedRef = useRef(NO_ADAPTER);
+  /**
+   * Picking an adapter gets it ready at once (downloaded, checked, loaded into the engine), started
+   * here rather than after the render: the first answer with it does not wait for that, and a bad
+   * file is reported before anything is typed.
+   */
+  const pickAdapter = useCallback(
+    (id) => {
+      performance.mark("chat:adapter-picked"); // bench/chat_adapter_switch.py times a switch from here
+      pickedRef.current = id;
+      // Rendered as a transition: the page's re-render yields to the download it starts.
+      startTransition(() => {
+        setError(null);
+        setAdapterId(id);
+      });
+      const adapter = phase === "ready" ? adapterById(id) : null;
+      if (!adapter) return;
+      loadAdapter(adapter).then(
+        () => performance.mark("chat:adapter-ready"),
+        (e) => pickedRef.current === id && setError(describeError(e)),
+      );
+    },
+    [phase, adapterById, loadAdapter],
   );
 
   /** Fit the history to the context: drop the oldest messages until the prompt leaves room to answer. */
@@ -981,19 +1020,10 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
           <Flex direction="column" gap="3">
             <Flex gap="3" align="end" wrap="wrap">
               <Box>
-                <Text as="div" size="1" color="gray">
+                <Text as="label" htmlFor="adapter-picker" size="1" color="gray" style={{ display: "block" }}>
                   Adapter
                 </Text>
-                <Select.Root value={adapterId} onValueChange={setAdapterId} disabled={busy}>
-                  <Select.Trigger data-testid="adapter-picker" data-value={adapterId} />
-                  <Select.Content>
-                    {adapterOptions.map((a) => (
-                      <Select.Item key={a.id} value={a.id} data-testid={`adapter-option-${a.id}`}>
-                        {a.name}
-                      </Select.Item>
-                    ))}
-                  </Select.Content>
-                </Select.Root>
+                <Picker id="adapter-picker" value={adapterId} onChange={pickAdapter} options={adapterOptions} disabled={busy} />
               </Box>
               {settings ? (
                 <SettingsFields settings={settings} setSettings={setSettings} disabled={busy} recommended={adapterById(adapterId)?.recommended} />
@@ -1071,19 +1101,16 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
             <Flex gap="3" wrap="wrap">
               {["a", "b"].map((side) => (
                 <Box key={side}>
-                  <Text as="div" size="1" color="gray">
+                  <Text as="label" htmlFor={`compare-${side}-picker`} size="1" color="gray" style={{ display: "block" }}>
                     {side === "a" ? "Left" : "Right"}
                   </Text>
-                  <Select.Root value={compare[side]} onValueChange={(value) => setCompare((c) => ({ ...c, [side]: value }))} disabled={busy}>
-                    <Select.Trigger data-testid={`compare-${side}-picker`} data-value={compare[side]} />
-                    <Select.Content>
-                      {adapterOptions.map((a) => (
-                        <Select.Item key={a.id} value={a.id} data-testid={`compare-${side}-option-${a.id}`}>
-                          {a.name}
-                        </Select.Item>
-                      ))}
-                    </Select.Content>
-                  </Select.Root>
+                  <Picker
+                    id={`compare-${side}-picker`}
+                    value={compare[side]}
+                    onChange={(value) => setCompare((c) => ({ ...c, [side]: value }))}
+                    options={adapterOptions}
+                    disabled={busy}
+                  />
                 </Box>
               ))}
             </Flex>
@@ -1112,6 +1139,40 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       ) : null}
     </Flex>
   );
+}
+
+// The browser's own select, in the theme's colours: it opens without re-styling the page (a
+// Radix Select spent 50-60 ms of main thread per open and close here, delaying the adapter's
+// download), and phones show their native picker.
+const PICKER_STYLE = {
+  font: "inherit",
+  fontSize: "var(--font-size-2)",
+  height: "var(--space-6)",
+  minWidth: 180,
+  padding: "0 var(--space-2)",
+  borderRadius: "var(--radius-2)",
+  border: "1px solid var(--gray-a7)",
+  background: "var(--color-surface)",
+  color: "var(--gray-12)",
+};
+
+/** `options`: [{id, name}]. `id` is also the test id; each option's is `<id minus "picker">option-<value>`. */
+const Picker = memo(function Picker({ id, value, onChange, options, disabled }) {
+  const prefix = id.replace(/picker$/, "");
+  return (
+    <select id={id} data-testid={id} data-value={value} value={value} disabled={disabled} style={PICKER_STYLE} onChange={(e) => onChange(e.target.value)}>
+      {options.map((o) => (
+        <option key={o.id} value={o.id} data-testid={`${prefix}option-${o.id}`}>
+          {o.name}
+        </option>
+      ))}
+    </select>
+  );
+});
+
+/** A page starts with the server's generation defaults (and a fixed seed). */
+function initialSettings(config) {
+  return { temperature: config.temperature, topK: config.topK, maxTokens: config.maxTokens, seed: 1 };
 }
 
 function settingsForEngine(settings) {

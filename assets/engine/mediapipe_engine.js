@@ -909,7 +909,6 @@ export class MediaPipeEngine {
       if (fresh !== instance) return this._generate(prompt, lora, onText, token);
     }
     const loraModel = lora ? (await this._loraFor(instance, lora)).model : null;
-    if (lora) performance.mark?.("engine:lora-ready"); // benches time adapter switches up to here
     if (token.cancelled) return this._cancelledBeforeStart(lora);
 
     const callStarted = now();

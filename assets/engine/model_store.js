@@ -147,12 +147,17 @@ export function storageSupported() {
   return typeof navigator !== "undefined" && !!navigator.storage?.getDirectory;
 }
 
-async function directory() {
+let directoryHandle = null; // asked once per page: the first ask costs tens of ms (measured)
+
+function directory() {
   if (!storageSupported()) {
-    throw new StoreError("no-storage", "This browser cannot keep model files (no Origin Private File System).");
+    return Promise.reject(new StoreError("no-storage", "This browser cannot keep model files (no Origin Private File System)."));
   }
-  const root = await navigator.storage.getDirectory();
-  return root.getDirectoryHandle(DIR, { create: true });
+  directoryHandle ??= navigator.storage.getDirectory().then((root) => root.getDirectoryHandle(DIR, { create: true }));
+  directoryHandle.catch(() => {
+    directoryHandle = null; // ask again next time
+  });
+  return directoryHandle;
 }
 
 async function fileHandle(dir, name, create = false) {
@@ -285,11 +290,19 @@ const SMALL_FILE_BYTES = 64 * 1024 * 1024;
  * handed back from memory. An adapter switch then costs about one download: no chunked disk writes,
  * no read-back to verify, no read-back to load (the base model's Range-resume path needs all three).
  */
-async function storeSmall(entry, dir, sha, meta, { onProgress, signal }) {
+/** A small file's download, started before the store is asked whether it already has the file. */
+function startSmallDownload(entry, signal) {
   const started = performance.now();
+  const response = fetch(entry.url, { cache: "no-store", signal });
+  response.catch(() => undefined); // awaited (and reported) by storeSmall, or abandoned
+  return { started, response };
+}
+
+async function storeSmall(entry, dir, sha, meta, { onProgress, signal, download = null }) {
+  const { started, response: responseP } = download ?? startSmallDownload(entry, signal);
   let response;
   try {
-    response = await fetch(entry.url, { cache: "no-store", signal });
+    response = await responseP;
   } catch (error) {
     throw new StoreError("network", `The download could not start (${error?.message ?? error}). Check the connection and try again.`);
   }
@@ -333,21 +346,29 @@ async function storeSmall(entry, dir, sha, meta, { onProgress, signal }) {
  * A partial file left by an interrupted download is resumed with `Range: bytes=N-`.
  * onProgress({phase: "download"|"verify", loaded, total, resumedFrom}). Resolves
  * {file, fromCache, downloadedBytes, resumedFrom, downloadMs}.
+ * `missing: true` (the caller's list of stored files lacks it) starts a small file's download
+ * before the store is asked, so the download does not wait for the page's other work; if the
+ * store has the file after all, the download is dropped.
  */
-export async function ensureStored(entry, { onProgress, signal } = {}) {
+export async function ensureStored(entry, { onProgress, signal, missing = false } = {}) {
   const sha = checkSha(entry.sha256);
+  const small = (entry.kind ?? "model") === "lora" && entry.size != null && entry.size <= SMALL_FILE_BYTES;
+  const early = small && missing ? new AbortController() : null;
+  if (early) signal?.addEventListener("abort", () => early.abort(), { once: true });
+  const download = early ? startSmallDownload(entry, early.signal) : null;
   const dir = await directory();
   const existing = await fileHandle(dir, `${sha}.bin`);
   if (existing) {
     const file = await existing.getFile();
     if (entry.size == null || file.size === entry.size) {
+      early?.abort();
       return { file, fromCache: true, downloadedBytes: 0, resumedFrom: 0, downloadMs: 0 };
     }
     await deleteStored(sha); // wrong size: stale or damaged
   }
   const meta = { name: entry.name, kind: entry.kind ?? "model", size: entry.size ?? null, url: entry.url };
-  if (meta.kind === "lora" && entry.size != null && entry.size <= SMALL_FILE_BYTES) {
-    return storeSmall(entry, dir, sha, meta, { onProgress, signal });
+  if (small) {
+    return storeSmall(entry, dir, sha, meta, { onProgress, signal: early?.signal ?? signal, download });
   }
   await writeMeta(dir, sha, meta);
   const part = await fileHandle(dir, `${sha}.part`, true);

@@ -107,8 +107,7 @@ class ChatPage:
         self.page.get_by_test_id("download-model").click()
 
     def pick(self, testid: str, option: str) -> None:
-        self.page.get_by_test_id(testid).click()
-        self.page.get_by_test_id(f"{testid.removesuffix('picker')}option-{option}").click()
+        self.page.get_by_test_id(testid).select_option(option)
         expect(self.page.get_by_test_id(testid)).to_have_attribute("data-value", option)
 
     def messages(self, role: str | None = None):

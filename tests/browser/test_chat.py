@@ -131,10 +131,13 @@ def test_escape_stops_generation_and_the_engine_stays_usable(shared) -> None:
     assert chat.creations == 1
 
 
-def test_switching_adapters_never_reloads_the_base_model(shared) -> None:
+def test_switching_adapters_never_reloads_the_base_model(shared, app_server) -> None:
     chat, _, seen = shared
     first, second = ADAPTERS
     chat.pick("adapter-picker", first)
+    # Picking gets the adapter ready at once: downloaded, checked and kept before anything is sent.
+    sha = _adapter_file(app_server, first)["sha256"]
+    expect(chat.page.locator(f"[data-testid=stored-file][data-sha256='{sha}']")).to_have_attribute("data-complete", "true")
     chat.send(f"With the adapter: {CANARY}")
     assert chat.messages("model").last.get_by_test_id("message-adapter").inner_text()
     seen["answers"].append(chat.last_answer()[0])
@@ -274,6 +277,9 @@ def test_adapter_file_errors_are_clear_and_the_chat_recovers_without_a_reload(sh
     chat.page.route(url, lambda route: route.fulfill(status=404, body="not found"))
     chat.page.get_by_test_id("new-conversation").click()
     chat.pick("adapter-picker", slug)
+    # Picking fetches the adapter at once: the failure shows before anything is sent...
+    expect(error).to_contain_text("404")
+    # ...and sending tries again, with the same clear message.
     chat.send("Hello there.")
     expect(error).to_contain_text("could not be used")
     expect(error).to_contain_text("404")
