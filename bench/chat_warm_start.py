@@ -108,10 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tiny model, {args.reps} reps, model stored in the browser")
     print(f"chat page load -> ready : {statistics.median(chat):7.0f} ms (median)")
     print(f"bare fileset + create   : {statistics.median(bare):7.0f} ms (median)")
-    print("chat start, median ms since navigation: " + ", ".join(
-        f"{name} {statistics.median(m[name] for m in STEPS if name in m):.0f}"
-        for name in STEP_NAMES if any(name in m for m in STEPS)
-    ))
+    print(
+        "chat start, median ms since navigation: "
+        + ", ".join(
+            f"{name} {statistics.median(m[name] for m in STEPS if name in m):.0f}"
+            for name in STEP_NAMES
+            if any(name in m for m in STEPS)
+        )
+    )
     print(f"ratio chat/bare         : {statistics.median(chat) / statistics.median(bare):7.2f}   (target <= 1.2)")
     return 0
 

@@ -137,7 +137,9 @@ def test_switching_adapters_never_reloads_the_base_model(shared, app_server) -> 
     chat.pick("adapter-picker", first)
     # Picking gets the adapter ready at once: downloaded, checked and kept before anything is sent.
     sha = _adapter_file(app_server, first)["sha256"]
-    expect(chat.page.locator(f"[data-testid=stored-file][data-sha256='{sha}']")).to_have_attribute("data-complete", "true")
+    expect(chat.page.locator(f"[data-testid=stored-file][data-sha256='{sha}']")).to_have_attribute(
+        "data-complete", "true"
+    )
     chat.send(f"With the adapter: {CANARY}")
     assert chat.messages("model").last.get_by_test_id("message-adapter").inner_text()
     seen["answers"].append(chat.last_answer()[0])

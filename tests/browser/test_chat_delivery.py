@@ -136,7 +136,9 @@ def test_a_return_visit_starts_the_stored_model_with_the_page_unless_the_server_
     # An operator changes the defaults: the engine started with the old ones is not used.
     public = httpx.get(f"{app_server.url}/api/v1/config/public").json()
     changed = public["generation.max_tokens"] // 2
-    page.route("**/api/v1/config/public", lambda route: route.fulfill(json={**public, "generation.max_tokens": changed}))
+    page.route(
+        "**/api/v1/config/public", lambda route: route.fulfill(json={**public, "generation.max_tokens": changed})
+    )
     chat.open()
     chat.wait_ready()
     assert chat.root.get_attribute("data-warm-start") == "no"
