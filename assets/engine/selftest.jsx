@@ -2,7 +2,7 @@
 //
 // Everything here runs in the browser; no prompt or output is sent to the server. The engine itself
 // (the only code that touches @mediapipe/tasks-genai) lives in ./mediapipe_engine.js.
-import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import React, { useCallback, useEffect, useRef, useState } from "react";
 import {
   Badge,
   Box,
@@ -238,14 +238,16 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
   const engineRef = useRef(null);
   const progressAt = useRef(0);
 
-  const config = useMemo(() => {
-    if (typeof window === "undefined") return null;
+  // Read from the page's URL after hydration: the server-rendered HTML has no URL to read, and a
+  // first client render that differs from it is a hydration error (React #418).
+  const [config, setConfig] = useState(null);
+  useEffect(() => {
     const origin = backendOrigin();
     const model = pathFromQuery("model", modelUrl);
     const lora = pathFromQuery("lora", loraUrl);
     const createTimeoutS = numberFromQuery("create_timeout_s", 5, 600);
     const params = new URLSearchParams(window.location.search);
-    return {
+    setConfig({
       wasmBase: new URL(wasmBase, origin).toString().replace(/\/+$/, ""),
       modelPath: model,
       modelUrl: new URL(model, origin).toString(),
@@ -254,7 +256,7 @@ export function EngineSelfTest({ wasmBase, modelUrl, loraUrl, loraRanks, default
       createTimeoutMs: createTimeoutS ? createTimeoutS * 1000 : undefined,
       // ?source=stream streams the model into the runtime instead of holding its bytes.
       stream: params.get("source") === "stream",
-    };
+    });
   }, [wasmBase, modelUrl, loraUrl]);
 
   // Reflex passes a fresh array on every parent render: key the engine on the values instead.
