@@ -21,7 +21,7 @@ import {
   toJson,
   toMarkdown,
 } from "./chat_store.js";
-import { fetchChatSources, fetchPublicConfig, recordAdapterDownload } from "./chat_sources.js";
+import { fetchCatalog, recordAdapterDownload } from "./chat_sources.js";
 import { configureMetrics, errorKind, track } from "./metrics.js";
 import { BlockSplitter, Markdown, splitAll } from "./markdown.jsx";
 import { beginWarmStart, forgetWarmStart, peekWarmStart, rememberWarmStart, takeWarmStart } from "./warm_start.js";
@@ -278,6 +278,18 @@ const Message = memo(function Message({ message, index, busy, onEdit, onRegenera
 
 export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, analyticsUrl }) {
   const origin = useMemo(() => (typeof window === "undefined" ? "" : backendOrigin()), []);
+  const catalogUrls = useMemo(
+    () =>
+      typeof window === "undefined"
+        ? null
+        : {
+            configUrl: new URL(configUrl, origin).toString(),
+            apiBase: new URL(apiBase, origin).toString().replace(/\/+$/, ""),
+            indexUrl: new URL(modelsIndexUrl, origin).toString(),
+            origin,
+          },
+    [configUrl, apiBase, modelsIndexUrl, origin],
+  );
   const [caps, setCaps] = useState(null);
   const [serverConfig, setServerConfig] = useState(null);
   const [sources, setSources] = useState(null);
@@ -332,15 +344,9 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       const early = peekWarmStart();
       const capabilitiesP = checkCapabilities({ adapter: early?.adapter, storage: false });
       const storedP = early?.lookups ?? Promise.all([listStored().catch(() => []), storageEstimate(), storagePersistence()]);
-      const config = await fetchPublicConfig(new URL(configUrl, origin).toString());
-      const [capabilities, chatSources] = await Promise.all([
+      const [capabilities, { config, sources: chatSources }] = await Promise.all([
         capabilitiesP,
-        fetchChatSources({
-          apiBase: new URL(apiBase, origin).toString().replace(/\/+$/, ""),
-          indexUrl: new URL(modelsIndexUrl, origin).toString(),
-          origin,
-          baseEntry: config.baseEntry,
-        }).catch((e) => ({ error: String(e?.message ?? e), adapters: [] })),
+        early?.catalogFor(catalogUrls) ?? fetchCatalog(catalogUrls),
       ]);
       if (!alive) return;
       configureMetrics({
@@ -400,7 +406,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
     return () => {
       alive = false;
     };
-  }, [configUrl, modelsIndexUrl, apiBase, origin, analyticsUrl, refreshConversations]);
+  }, [catalogUrls, origin, analyticsUrl, refreshConversations]);
 
   // The engine: one per page, re-created by the engine module only when settings change.
   /** The engine's options for `current` settings (by default the page's settings now). */
@@ -440,12 +446,12 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       // The next visit starts this model while its page loads (only the server's own base model),
       // with the settings a page starts with.
       if (["stored", "download", "disk"].includes(source) && sources?.base && serverConfig) {
-        rememberWarmStart({ sha256: sources.base.sha256, options: engineOptions(initialSettings(serverConfig)) });
+        rememberWarmStart({ sha256: sources.base.sha256, options: engineOptions(initialSettings(serverConfig)), urls: catalogUrls });
       } else {
         forgetWarmStart();
       }
     },
-    [updateEngineInfo, sources, serverConfig, engineOptions],
+    [updateEngineInfo, sources, serverConfig, engineOptions, catalogUrls],
   );
 
   const startEngine = useCallback(

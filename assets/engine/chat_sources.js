@@ -24,23 +24,49 @@ export async function fetchPublicConfig(configUrl) {
 }
 
 /**
+ * The page's public look-ups: its config, then the catalog's base model and adapters. One function
+ * for the chat page and its warm start, so both ask the same questions. `urls`: {configUrl, apiBase,
+ * indexUrl, origin}, absolute.
+ */
+export async function fetchCatalog(urls) {
+  // The config only names which base model to pick: ask for it and the catalog's lists together.
+  const lists = catalogLists(urls.apiBase);
+  lists.catch(() => undefined);
+  const config = await fetchPublicConfig(urls.configUrl);
+  const sources = await fetchChatSources({ ...urls, baseEntry: config.baseEntry, lists }).catch((e) => ({
+    error: String(e?.message ?? e),
+    adapters: [],
+  }));
+  return { config, sources };
+}
+
+/** The registered base models and the published adapters' cards: {bases, cards}. */
+async function catalogLists(apiBase) {
+  const [{ items: bases }, { items: cards }] = await Promise.all([
+    getJson(`${apiBase}/base-models`),
+    getJson(`${apiBase}/adapters?per_page=100&sort=popular`),
+  ]);
+  return { bases: bases ?? [], cards: cards ?? [] };
+}
+
+/**
  * {base: {id, name, url, sha256, size}, adapters: [{id, name, url, sha256, size, rank, recommended}]}.
+ * `lists`: the catalog's lists (catalogLists) when already asked for.
  * From the catalog API (the registered base model and the published adapters made for it); when no
  * base model is registered, the app's built-in demo models. `recommended` holds an adapter's own
  * generation defaults.
  */
-export async function fetchChatSources({ apiBase, indexUrl, origin, baseEntry = "" }) {
-  const fromCatalog = await catalogSources(apiBase, origin, baseEntry).catch(() => null);
+export async function fetchChatSources({ apiBase, indexUrl, origin, baseEntry = "", lists = null }) {
+  const fromCatalog = await catalogSources(apiBase, origin, baseEntry, lists ?? catalogLists(apiBase)).catch(() => null);
   return fromCatalog ?? demoSources(indexUrl, origin);
 }
 
-async function catalogSources(apiBase, origin, baseEntry) {
-  const { items: bases } = await getJson(`${apiBase}/base-models`);
-  if (!bases?.length) return null;
+async function catalogSources(apiBase, origin, baseEntry, lists) {
+  const { bases, cards } = await lists;
+  if (!bases.length) return null;
   const base = bases.find((m) => m.name === baseEntry) ?? bases[0];
-  const { items: cards } = await getJson(`${apiBase}/adapters?per_page=100&sort=popular`);
   // An adapter names the architecture it was trained for; the registration supplies the file.
-  const mine = (cards ?? []).filter((card) => card.base_model === base.architecture || card.base_model === base.name);
+  const mine = cards.filter((card) => card.base_model === base.architecture || card.base_model === base.name);
   const details = await Promise.all(
     mine.map((card) => getJson(`${apiBase}/adapters/${encodeURIComponent(card.slug)}`).catch(() => null)),
   );

@@ -3,10 +3,12 @@
 // (which take longer than the engine's own start on a slow machine: bench/chat_warm_start.py).
 //
 // It starts from a note of the last successful start, kept in localStorage: the base model's
-// sha256 and the engine settings (public facts; nothing of a conversation). The page adopts the
+// sha256, the engine settings and the page's look-up URLs (public facts; nothing of a
+// conversation). The page's look-ups start here too and are shared with it. The page adopts the
 // started engine only if the server still names that base model with those settings and the
 // browser passed the capability check; otherwise it is released and the normal start runs.
 import { MediaPipeEngine } from "./mediapipe_engine.js";
+import { fetchCatalog } from "./chat_sources.js";
 import { listStored, storageEstimate, storagePersistence, storedFile } from "./model_store.js";
 
 const NOTE_KEY = "lorastudio.warm-start.v1";
@@ -30,11 +32,13 @@ function readNote() {
   }
 }
 
-/** Remember what the engine was started with, for the next visit. */
-export function rememberWarmStart({ sha256, options }) {
+const urlsKey = (urls) => JSON.stringify(["configUrl", "apiBase", "indexUrl", "origin"].map((key) => urls?.[key] ?? null));
+
+/** Remember what the engine was started with and where the page looks things up, for the next visit. */
+export function rememberWarmStart({ sha256, options, urls }) {
   try {
     const picked = Object.fromEntries(OPTION_KEYS.map((key) => [key, options[key]]));
-    window.localStorage.setItem(NOTE_KEY, JSON.stringify({ sha256, options: picked }));
+    window.localStorage.setItem(NOTE_KEY, JSON.stringify({ sha256, options: picked, urls }));
   } catch {
     // Not kept: the next visit starts the normal way.
   }
@@ -59,15 +63,21 @@ export function beginWarmStart({ page }) {
   if (!note) return;
   const engine = new MediaPipeEngine(note.options);
   const state = { sha256: note.sha256, options: note.options, engine, url: null, loaded: null };
-  // The page's own look-ups start first and are shared with it (peekWarmStart): asked while the
-  // engine builds, the GPU adapter and the browser's storage answer seconds late (measured).
+  // The page's own look-ups (GPU adapter, stored files, config and catalog) start first and are
+  // shared with it (peekWarmStart); the engine starts once they have answered: while it builds,
+  // the main thread and the browser's storage are busy for a second or more, and look-ups asked
+  // then answer that much later (measured; the page is ready only when both are done).
   state.adapter = navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   state.adapter.catch(() => undefined);
   state.lookups = Promise.all([listStored().catch(() => []), storageEstimate(), storagePersistence()]);
+  state.urls = note.urls ?? null;
+  state.catalog = state.urls ? fetchCatalog(state.urls) : null;
+  state.catalog?.catch(() => undefined);
+  // A .bin is there only once verified and complete (model_store.js).
+  const stored = storedFile(note.sha256).catch(() => null);
   state.loaded = (async () => {
-    const [files] = await state.lookups;
-    await state.adapter;
-    const file = files.some((f) => f.sha256 === note.sha256 && f.complete) ? await storedFile(note.sha256).catch(() => null) : null;
+    await Promise.allSettled([state.adapter, state.lookups, state.catalog]);
+    const file = await stored;
     if (!file) throw new Error("the noted model is no longer stored");
     state.url = URL.createObjectURL(file);
     performance.mark?.("chat:warm-load");
@@ -79,9 +89,18 @@ export function beginWarmStart({ page }) {
   setTimeout(() => started === state && takeWarmStart(), UNCLAIMED_MS);
 }
 
-/** The warm start's GPU adapter request and storage look-ups ({adapter, lookups}), or null. */
+/**
+ * The warm start's look-ups, for the page to use instead of asking again: {adapter, lookups,
+ * catalogFor(urls)} (catalogFor gives the catalog promise if it was asked of the same URLs), or null.
+ */
 export function peekWarmStart() {
-  return started && { adapter: started.adapter, lookups: started.lookups };
+  const state = started;
+  if (!state) return null;
+  return {
+    adapter: state.adapter,
+    lookups: state.lookups,
+    catalogFor: (urls) => (state.catalog && urlsKey(urls) === urlsKey(state.urls) ? state.catalog : null),
+  };
 }
 
 /**
