@@ -97,7 +97,7 @@ function ErrorCallout({ error, testid = "chat-error" }) {
   );
 }
 
-function CapabilityList({ checks }) {
+const CapabilityList = memo(function CapabilityList({ checks }) {
   return (
     <ul style={{ margin: 0, paddingLeft: 18 }}>
       {checks.map((item) => (
@@ -115,7 +115,7 @@ function CapabilityList({ checks }) {
       ))}
     </ul>
   );
-}
+});
 
 function DownloadProgress({ progress }) {
   if (!progress) return null;
@@ -133,7 +133,7 @@ function DownloadProgress({ progress }) {
   );
 }
 
-function StoredFiles({ files, onDelete, persisted }) {
+const StoredFiles = memo(function StoredFiles({ files, onDelete, persisted }) {
   return (
     <Box data-testid="stored-files">
       <Text as="div" size="2" weight="medium">
@@ -169,7 +169,7 @@ function StoredFiles({ files, onDelete, persisted }) {
       )}
     </Box>
   );
-}
+});
 
 /**
  * An assistant answer, streaming or finished. While it streams, blocks are split incrementally and
@@ -276,6 +276,74 @@ const Message = memo(function Message({ message, index, busy, onEdit, onRegenera
   );
 });
 
+/** The conversations kept in this browser; memoised so the chat's own updates do not re-render it. */
+const ConversationList = memo(function ConversationList({ conversations, activeId, busy, onNew, onOpen, onRenamed, onDeleted }) {
+  const [renaming, setRenaming] = useState(null);
+  return (
+    <Card style={{ width: 240, flexShrink: 0 }} data-testid="conversation-list">
+      <Flex direction="column" gap="2">
+        <Button
+          variant="soft"
+          disabled={busy}
+          onClick={onNew}
+          data-testid="new-conversation"
+        >
+          New chat
+        </Button>
+        {conversations.map((item) => (
+          <Box key={item.id} data-testid="conversation-item" data-id={item.id} data-active={String(activeId === item.id)}>
+            {renaming?.id === item.id ? (
+              <Flex gap="1">
+                <TextField.Root
+                  size="1"
+                  value={renaming.title}
+                  onChange={(e) => setRenaming({ ...renaming, title: e.target.value })}
+                  data-testid="rename-input"
+                />
+                <Button
+                  size="1"
+                  data-testid="rename-save"
+                  onClick={async () => {
+                    const saved = await renameConversation(item.id, renaming.title);
+                    setRenaming(null);
+                    onRenamed(item.id, saved);
+                  }}
+                >
+                  Save
+                </Button>
+              </Flex>
+            ) : (
+              <Flex direction="column">
+                <Button variant="ghost" onClick={() => onOpen(item.id)} data-testid="conversation-open" style={{ justifyContent: "flex-start" }}>
+                  <span data-testid="conversation-title">{item.title}</span>
+                </Button>
+                <Flex gap="2">
+                  <Button size="1" variant="ghost" onClick={() => setRenaming({ id: item.id, title: item.title })} data-testid="conversation-rename">
+                    Rename
+                  </Button>
+                  <Button
+                    size="1"
+                    variant="ghost"
+                    color="red"
+                    disabled={busy}
+                    data-testid="conversation-delete"
+                    onClick={async () => {
+                      await deleteConversation(item.id);
+                      onDeleted(item.id);
+                    }}
+                  >
+                    Delete
+                  </Button>
+                </Flex>
+              </Flex>
+            )}
+          </Box>
+        ))}
+      </Flex>
+    </Card>
+  );
+});
+
 export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, analyticsUrl }) {
   const origin = useMemo(() => (typeof window === "undefined" ? "" : backendOrigin()), []);
   const catalogUrls = useMemo(
@@ -310,7 +378,6 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const [stream, setStream] = useState(null);
   const [engineInfo, setEngineInfo] = useState({ creations: 0, loadMs: null, source: "" });
   const [compare, setCompare] = useState({ open: false, a: NO_ADAPTER, b: NO_ADAPTER, prompt: "", results: null, busy: false });
-  const [renaming, setRenaming] = useState(null);
 
   const engineRef = useRef(null);
   const modelUrlRef = useRef(null); // object URL of the stored (or picked) model file
@@ -843,6 +910,22 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
     return () => window.removeEventListener("keydown", onKey);
   }, [stop]);
 
+  const clearConversation = useCallback(() => setConversation(null), []);
+  const conversationRenamed = useCallback(
+    (id, saved) => {
+      if (conversationRef.current?.id === id && saved) setConversation(saved);
+      refreshConversations();
+    },
+    [refreshConversations],
+  );
+  const conversationDeleted = useCallback(
+    (id) => {
+      if (conversationRef.current?.id === id) setConversation(null);
+      refreshConversations();
+    },
+    [refreshConversations],
+  );
+
   const openConversation = useCallback(async (id) => {
     if (busy) return;
     setConversation((await getConversation(id)) ?? null);
@@ -958,69 +1041,15 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       </Card>
 
       <Flex gap="3" align="start" wrap="wrap">
-        <Card style={{ width: 240, flexShrink: 0 }} data-testid="conversation-list">
-          <Flex direction="column" gap="2">
-            <Button
-              variant="soft"
-              disabled={busy}
-              onClick={() => setConversation(null)}
-              data-testid="new-conversation"
-            >
-              New chat
-            </Button>
-            {conversations.map((item) => (
-              <Box key={item.id} data-testid="conversation-item" data-id={item.id} data-active={String(conversation?.id === item.id)}>
-                {renaming?.id === item.id ? (
-                  <Flex gap="1">
-                    <TextField.Root
-                      size="1"
-                      value={renaming.title}
-                      onChange={(e) => setRenaming({ ...renaming, title: e.target.value })}
-                      data-testid="rename-input"
-                    />
-                    <Button
-                      size="1"
-                      data-testid="rename-save"
-                      onClick={async () => {
-                        const saved = await renameConversation(item.id, renaming.title);
-                        setRenaming(null);
-                        if (conversation?.id === item.id && saved) setConversation(saved);
-                        refreshConversations();
-                      }}
-                    >
-                      Save
-                    </Button>
-                  </Flex>
-                ) : (
-                  <Flex direction="column">
-                    <Button variant="ghost" onClick={() => openConversation(item.id)} data-testid="conversation-open" style={{ justifyContent: "flex-start" }}>
-                      <span data-testid="conversation-title">{item.title}</span>
-                    </Button>
-                    <Flex gap="2">
-                      <Button size="1" variant="ghost" onClick={() => setRenaming({ id: item.id, title: item.title })} data-testid="conversation-rename">
-                        Rename
-                      </Button>
-                      <Button
-                        size="1"
-                        variant="ghost"
-                        color="red"
-                        disabled={busy}
-                        data-testid="conversation-delete"
-                        onClick={async () => {
-                          await deleteConversation(item.id);
-                          if (conversation?.id === item.id) setConversation(null);
-                          refreshConversations();
-                        }}
-                      >
-                        Delete
-                      </Button>
-                    </Flex>
-                  </Flex>
-                )}
-              </Box>
-            ))}
-          </Flex>
-        </Card>
+        <ConversationList
+          conversations={conversations}
+          activeId={conversation?.id ?? null}
+          busy={busy}
+          onNew={clearConversation}
+          onOpen={openConversation}
+          onRenamed={conversationRenamed}
+          onDeleted={conversationDeleted}
+        />
 
         <Card style={{ flex: 1, minWidth: 320 }} data-testid="chat-panel">
           <Flex direction="column" gap="3">
