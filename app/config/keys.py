@@ -343,6 +343,16 @@ RUNTIME_KEYS: tuple[ConfigKey, ...] = (
         max_length=80,
         public=True,
     ),
+    _key(
+        "lora.heap_budget_mib",
+        "int",
+        256,
+        "MiB of LoRA files one in-browser engine instance may load before the chat starts a fresh one "
+        "(the runtime cannot unload a LoRA).",
+        minimum=1,
+        maximum=4096,
+        public=True,
+    ),
     _key("compare.enabled", "bool", True, "Side-by-side compare view in chat.", public=True),
     _key("analytics.enabled", "bool", True, "Browsers send usage and performance metrics.", public=True),
     _key(

@@ -481,6 +481,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
     (current = settings) => ({
       wasmBase: new URL(wasmBase, origin).toString(),
       loraRanks: serverConfig?.loraRanks ?? [4, 8, 16],
+      loraHeapBudgetBytes: (serverConfig?.loraHeapBudgetMib ?? 256) * 1024 * 1024,
       ...settingsForEngine(current),
     }),
     [wasmBase, origin, serverConfig, settings],

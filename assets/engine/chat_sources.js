@@ -18,6 +18,7 @@ export async function fetchPublicConfig(configUrl) {
     topK: Number(config["generation.top_k"] ?? 40),
     maxTokens: Number(config["generation.max_tokens"] ?? 1024),
     loraRanks: (config["lora.ranks"] ?? [4, 8, 16]).map(Number),
+    loraHeapBudgetMib: Number(config["lora.heap_budget_mib"] ?? 256),
     compareEnabled: config["compare.enabled"] !== false,
     analyticsEnabled: config["analytics.enabled"] !== false,
   };

@@ -12,7 +12,7 @@ import { fetchCatalog } from "./chat_sources.js";
 import { listStored, storageEstimate, storagePersistence, storedFile } from "./model_store.js";
 
 const NOTE_KEY = "lorastudio.warm-start.v1";
-const OPTION_KEYS = ["wasmBase", "loraRanks", "maxTokens", "topK", "temperature", "randomSeed"];
+const OPTION_KEYS = ["wasmBase", "loraRanks", "loraHeapBudgetBytes", "maxTokens", "topK", "temperature", "randomSeed"];
 
 const UNCLAIMED_MS = 60_000; // a warm start no page claimed by then (left, or never asked) is released
 

@@ -151,6 +151,28 @@ def test_a_return_visit_starts_the_stored_model_with_the_page_unless_the_server_
     expect(page.get_by_test_id("setting-maxTokens")).to_have_value(str(changed))
 
 
+def test_adapters_past_the_lora_memory_budget_go_to_a_fresh_engine(page: Page, app_server) -> None:
+    # The runtime cannot unload a LoRA: past `lora.heap_budget_mib` of loaded LoRA files the chat
+    # starts a fresh engine instance instead of loading another into the same one.
+    public = httpx.get(f"{app_server.url}/api/v1/config/public").json()
+    assert public["lora.heap_budget_mib"] == 256, "public, so the page can read it"
+    small = {**public, "lora.heap_budget_mib": 1, "generation.max_tokens": 128}
+    page.route("**/api/v1/config/public", lambda route: route.fulfill(json=small))
+    chat = ChatPage(page, app_server.url).open()
+    chat.wait_ready()  # the model stored by the tests before
+    assert chat.creations == 1
+
+    chat.pick("adapter-picker", "demo-tiny-attention-r4")  # 1 MiB: an instance takes its first LoRA
+    chat.send("Hello.")
+    expect(chat.messages("model")).to_have_count(1)
+    assert chat.creations == 1 and chat.error_text() == ""
+    chat.pick("adapter-picker", "demo-tiny-mediapipe-r16")  # another MiB would pass the budget
+    chat.send("Hello again.")
+    expect(chat.messages("model")).to_have_count(2)
+    assert chat.creations == 2 and chat.error_text() == ""
+    assert chat.messages("model").last.get_by_test_id("message-adapter").inner_text()
+
+
 def test_compare_view_follows_the_compare_enabled_config_key(page: Page, app_server) -> None:
     public = httpx.get(f"{app_server.url}/api/v1/config/public").json()
     assert public["compare.enabled"] is True, "the key is public, so the page can read it"

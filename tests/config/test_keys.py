@@ -101,6 +101,7 @@ def test_the_issue_keys_exist_and_are_run_time_editable() -> None:
         "generation.top_k",
         "generation.max_tokens",
         "lora.ranks",
+        "lora.heap_budget_mib",
         "base_model.entry",
         "compare.enabled",
         "analytics.enabled",
