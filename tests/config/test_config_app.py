@@ -92,22 +92,28 @@ def test_every_page_shows_the_announcement_and_maintenance_notice(config_app: Co
     expect(page.locator("#announcement-banner")).to_have_count(0)
     expect(page.locator("#maintenance-message")).to_have_count(0)
 
-    operator.set("banner.text", "Gemma2 adapters week: new uploads every day", actor=OPERATOR)
-    operator.set("banner.link", "/catalog", actor=OPERATOR)
-    operator.set("maintenance.enabled", True, actor=OPERATOR)
-    operator.set("maintenance.message", "Read-only until 18:00 UTC", actor=OPERATOR)
-    _wait_for(lambda: "adapters week" in _public(config_app).text)
+    changes = {
+        "banner.text": "Gemma2 adapters week: new uploads every day",
+        "banner.link": "/catalog",
+        "maintenance.enabled": True,
+        "maintenance.message": "Read-only until 18:00 UTC",
+    }
+    try:
+        for key, value in changes.items():
+            operator.set(key, value, actor=OPERATOR)
+        # Each change propagates on its own: wait until the app serves all four.
+        _wait_for(lambda: all(_public(config_app).json().get(key) == value for key, value in changes.items()))
 
-    for path in ("/", "/chat"):
-        page.goto(f"{config_app.url}{path}")
-        expect(page.locator("#announcement-text")).to_have_text(
-            "Gemma2 adapters week: new uploads every day", timeout=TIMEOUT
-        )
-        expect(page.locator("#announcement-link")).to_have_attribute("href", "/catalog")
-        expect(page.locator("#maintenance-message")).to_contain_text("Read-only until 18:00 UTC")
-
-    for key in ("banner.text", "banner.link", "maintenance.enabled", "maintenance.message"):
-        operator.reset(key, actor=OPERATOR)
+        for path in ("/", "/chat"):
+            page.goto(f"{config_app.url}{path}")
+            expect(page.locator("#announcement-text")).to_have_text(
+                "Gemma2 adapters week: new uploads every day", timeout=TIMEOUT
+            )
+            expect(page.locator("#announcement-link")).to_have_attribute("href", "/catalog")
+            expect(page.locator("#maintenance-message")).to_contain_text("Read-only until 18:00 UTC")
+    finally:
+        for key in changes:  # the next tests start from the defaults even if this one failed
+            operator.reset(key, actor=OPERATOR)
     _wait_for(lambda: '"banner.text":""' in _public(config_app).text)
     page.goto(f"{config_app.url}/")
     expect(page.get_by_role("heading", name="Chat with Gemma2 LoRA adapters")).to_be_visible(timeout=TIMEOUT)
