@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
 from app.mediapipe_format.container import read_container  # noqa: E402
 from app.mediapipe_format.tokenizer import load_tokenizer  # noqa: E402
 from bench._app_browser import start_app, webgpu_context  # noqa: E402

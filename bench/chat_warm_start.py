@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
 from bench._app_browser import start_app, webgpu_context  # noqa: E402
 from bench.engine_overhead import bare_site  # noqa: E402
 
@@ -52,10 +51,10 @@ BARE_INIT = """async (options) => {
 MARKS = """() => Object.fromEntries(performance.getEntriesByType("mark")
   .filter((m) => m.name.startsWith("chat:")).map((m) => [m.name.slice(5), m.startTime]))"""
 STEP_NAMES = ("module", "warm-load", "mounted", "checked", "engine-start", "ready")
-STEPS: list[dict[str, float]] = []
 
 
-def chat_start_ms(context, url: str) -> float:
+def chat_start_ms(context, url: str) -> tuple[float, dict[str, float]]:
+    """Navigation to ready, in ms, and the page's marks."""
     page = context.new_page()
     try:
         page.goto(f"{url}/chat")
@@ -63,9 +62,8 @@ def chat_start_ms(context, url: str) -> float:
         source = page.get_attribute("[data-testid=private-chat]", "data-model-source")
         if source != "stored":
             raise RuntimeError(f"the chat started from {source!r}, not from the stored copy")
-        marks = page.evaluate(MARKS)
-        STEPS.append(marks)
-        return float(page.get_attribute("[data-testid=private-chat]", "data-ready-at") or "nan")
+        ready = float(page.get_attribute("[data-testid=private-chat]", "data-ready-at") or "nan")
+        return ready, page.evaluate(MARKS)
     finally:
         page.close()
 
@@ -100,13 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         bare_start_ms(context, bare_url)
 
         chat: list[float] = []
+        steps: list[dict[str, float]] = []
         bare: list[float] = []
         for rep in range(args.reps):
             order = ("chat", "bare") if rep % 2 == 0 else ("bare", "chat")
             for side in order:
                 time.sleep(args.settle_s)
                 if side == "chat":
-                    chat.append(chat_start_ms(context, app.url))
+                    ready, marks = chat_start_ms(context, app.url)
+                    chat.append(ready)
+                    steps.append(marks)
                 else:
                     bare.append(bare_start_ms(context, bare_url))
             print(f"rep {rep + 1}: chat {chat[-1]:7.0f} ms  bare {bare[-1]:7.0f} ms", flush=True)
@@ -118,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "chat start, median ms since navigation: "
         + ", ".join(
-            f"{name} {statistics.median(m[name] for m in STEPS if name in m):.0f}"
+            f"{name} {statistics.median(m[name] for m in steps if name in m):.0f}"
             for name in STEP_NAMES
-            if any(name in m for m in STEPS)
+            if any(name in m for m in steps)
         )
     )
     print(f"ratio chat/bare         : {statistics.median(chat) / statistics.median(bare):7.2f}   (target <= 1.2)")

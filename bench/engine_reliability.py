@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
 from bench._app_browser import start_app, webgpu_context  # noqa: E402
 
 DONE = """(n) => {

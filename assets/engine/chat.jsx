@@ -406,8 +406,8 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
     let alive = true;
     performance.mark?.("chat:mounted");
     (async () => {
-      // Independent look-ups start together (a warm start waits for the slowest, not their sum).
-      // A warm start already asked for the adapter and the stored files: share its answers.
+      // Independent look-ups start together; a warm start already asked them (GPU adapter, stored
+      // files, config and catalog): its answers are shared, not asked again.
       const early = peekWarmStart();
       const capabilitiesP = checkCapabilities({ adapter: early?.adapter, storage: false });
       const storedP = early?.lookups ?? Promise.all([listStored().catch(() => []), storageEstimate(), storagePersistence()]);
@@ -582,6 +582,11 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   // A stored, verified model starts the engine at once (no network transfer of the model).
   useEffect(() => {
     if (phase !== "loading" || !sources?.base || engineRef.current) return;
+    const startStored = async () => {
+      const file = await storedFile(sources.base.sha256).catch(() => null);
+      if (file) await startEngine(file, "stored");
+      else setPhase("need-model");
+    };
     const warm = takeWarmStart({ sha256: sources.base.sha256, options: engineOptions() });
     if (warm) {
       // Started while the page loaded, for this model and these settings: wait for it.
@@ -597,18 +602,12 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
           warm.engine.dispose();
           if (warm.url) URL.revokeObjectURL(warm.url);
           if (engineRef.current === warm.engine) engineRef.current = null;
-          const file = await storedFile(sources.base.sha256).catch(() => null);
-          if (file) await startEngine(file, "stored");
-          else setPhase("need-model");
+          await startStored();
         }
       })();
       return;
     }
-    (async () => {
-      const file = await storedFile(sources.base.sha256).catch(() => null);
-      if (file) await startEngine(file, "stored");
-      else setPhase("need-model");
-    })();
+    startStored();
   }, [phase, sources, startEngine, engineOptions, engineReady]);
 
   const pickFile = useCallback(
@@ -669,7 +668,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
           const result = await ensureStored({ ...adapter, kind: "lora" }, { missing });
           const url = URL.createObjectURL(result.file);
           loraUrls.current.set(sha, url);
-          if (adapter.catalog && !result.fromCache) recordAdapterDownload(new URL(apiBase, origin).toString().replace(/\/+$/, ""), adapter.id);
+          if (adapter.catalog && !result.fromCache) recordAdapterDownload(catalogUrls.apiBase, adapter.id);
           // A fresh download's stored copy is written in the background; list it once it is there.
           Promise.resolve(result.stored).then(refreshStored, (e) => console.warn("could not keep the adapter", e));
           return { url, bytes: result.bytes ?? null };
@@ -678,7 +677,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       }
       return loraFetches.current.get(sha);
     },
-    [refreshStored, apiBase, origin],
+    [refreshStored, catalogUrls],
   );
 
   /**
@@ -1192,13 +1191,12 @@ const PICKER_STYLE = {
   color: "var(--gray-12)",
 };
 
-/** `options`: [{id, name}]. `id` is also the test id; each option's is `<id minus "picker">option-<value>`. */
+/** `options`: [{id, name}]. `id` is also the test id. */
 const Picker = memo(function Picker({ id, value, onChange, options, disabled }) {
-  const prefix = id.replace(/picker$/, "");
   return (
     <select id={id} data-testid={id} data-value={value} value={value} disabled={disabled} style={PICKER_STYLE} onChange={(e) => onChange(e.target.value)}>
       {options.map((o) => (
-        <option key={o.id} value={o.id} data-testid={`${prefix}option-${o.id}`}>
+        <option key={o.id} value={o.id}>
           {o.name}
         </option>
       ))}

@@ -285,11 +285,6 @@ async function finish(dir, sha, partHandle, meta, onProgress) {
 /** LoRA files up to this size take the short path (storeSmall); base models always stream to disk. */
 const SMALL_FILE_BYTES = 64 * 1024 * 1024;
 
-/**
- * A LoRA file (a few MB): downloaded into memory, verified there, written to OPFS in one write, and
- * handed back from memory. An adapter switch then costs about one download: no chunked disk writes,
- * no read-back to verify, no read-back to load (the base model's Range-resume path needs all three).
- */
 /** A small file's download, started before the store is asked whether it already has the file. */
 function startSmallDownload(entry, signal) {
   const started = performance.now();
@@ -298,6 +293,11 @@ function startSmallDownload(entry, signal) {
   return { started, response };
 }
 
+/**
+ * A LoRA file (a few MB): downloaded into memory, verified there, written to OPFS in one write, and
+ * handed back from memory. An adapter switch then costs about one download: no chunked disk writes,
+ * no read-back to verify, no read-back to load (the base model's Range-resume path needs all three).
+ */
 async function storeSmall(entry, dir, sha, meta, { onProgress, signal, download = null }) {
   const { started, response: responseP } = download ?? startSmallDownload(entry, signal);
   let response;
@@ -345,7 +345,8 @@ async function storeSmall(entry, dir, sha, meta, { onProgress, signal, download 
  * Make sure the file {url, sha256, size, name, kind} is stored and verified; download what is missing.
  * A partial file left by an interrupted download is resumed with `Range: bytes=N-`.
  * onProgress({phase: "download"|"verify", loaded, total, resumedFrom}). Resolves
- * {file, fromCache, downloadedBytes, resumedFrom, downloadMs}.
+ * {file, fromCache, downloadedBytes, resumedFrom, downloadMs}; a freshly downloaded small file also
+ * {bytes, stored} (its checked bytes, and a promise of its OPFS copy).
  * `missing: true` (the caller's list of stored files lacks it) starts a small file's download
  * before the store is asked, so the download does not wait for the page's other work; if the
  * store has the file after all, the download is dropped.

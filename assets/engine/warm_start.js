@@ -1,6 +1,6 @@
 // The warm start: a returning visitor's stored model starts loading into the engine while the page
-// is still being put together, instead of after the capability check and the catalog look-ups
-// (which take longer than the engine's own start on a slow machine: bench/chat_warm_start.py).
+// is still being put together (React mounting, the capability check, the catalog look-ups) instead
+// of after all of it (bench/chat_warm_start.py).
 //
 // It starts from a note of the last successful start, kept in localStorage: the base model's
 // sha256, the engine settings and the page's look-up URLs (public facts; nothing of a
