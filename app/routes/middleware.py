@@ -32,6 +32,11 @@ _CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since"})
 _VALIDATORS = frozenset({b"etag", b"last-modified", b"cache-control"})
 MAX_HASHED_HTML = 4 * 1024 * 1024
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>", re.S | re.I)
+# The compiled frontend's files carry a content hash in their names (Vite: name-<8 chars>.ext), so
+# a name never gets other bytes: the browser may keep them without asking again. Without this every
+# page load revalidated each of ~30 scripts (a 304 round trip each, ~100-150 ms before the page ran).
+FINGERPRINTED = re.compile(r"/assets/[^/]+-[A-Za-z0-9_-]{8}\.(?:js|css|woff2?|ttf|svg|png|webp)")
+IMMUTABLE = b"public, max-age=31536000, immutable"
 
 
 def storage_origins(settings: Settings) -> list[str]:
@@ -133,6 +138,9 @@ class SecurityHeadersMiddleware:
             headers.append((b"content-security-policy", content_security_policy(settings, hashes).encode()))
             if path.startswith(("/auth/", "/api/")) and b"cache-control" not in present:
                 headers.append((b"cache-control", b"no-store"))
+            elif body is None and message.get("status") in (200, 304) and FINGERPRINTED.fullmatch(path):
+                headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                headers.append((b"cache-control", IMMUTABLE))
             return {**message, "headers": headers}
 
         async def send_wrapper(message: Message) -> None:

@@ -484,6 +484,7 @@ export class MediaPipeEngine {
     this._instance = null;
     this._instanceKey = null;
     this._model = null; // {bytes: Uint8Array|null, url, size}
+    this._device = null; // Promise<GPUDevice|null> from prepare(), for the next creation only
     this._loraBytes = new Map(); // url -> Uint8Array (kept across instances)
     this._loraModels = new Map(); // url -> {model: LoraModel, epoch} (of the current instance only)
     this._resetInstanceState();
@@ -601,6 +602,29 @@ export class MediaPipeEngine {
     });
   }
 
+  /**
+   * Ahead of the first creation: load the runtime's JS, resolve its wasm files and create the
+   * WebGPU device (with the runtime's own createWebGpuDevice: the same adapter, limits and
+   * features it would ask for), so that creation starts with the model itself. The device serves
+   * the next creation only; later instances ask for their own, as the runtime does.
+   */
+  prepare() {
+    const fileset = this._fileSet();
+    if (!this._device && typeof navigator !== "undefined" && navigator.gpu) {
+      this._device = loadGenai()
+        .then(({ LlmInference }) => LlmInference.createWebGpuDevice())
+        .catch(() => null); // the creation asks again and reports what is wrong
+    }
+    return Promise.all([fileset, this._device]).then(() => undefined);
+  }
+
+  /** The prepared device, once (null without one). */
+  async _takeDevice() {
+    const device = this._device;
+    this._device = null;
+    return device ? await device : null;
+  }
+
   async _fileSet() {
     if (!this._fileset) {
       const { FilesetResolver } = await loadGenai();
@@ -624,7 +648,8 @@ export class MediaPipeEngine {
             : "WebGPU needs a secure page: open the app over HTTPS or on localhost.",
         );
       }
-      const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" }).catch(() => null);
+      const device = await this._takeDevice();
+      const adapter = device ?? (await navigator.gpu.requestAdapter({ powerPreference: "high-performance" }).catch(() => null));
       if (!adapter) {
         throw new EngineError(
           "no-webgpu",
@@ -635,7 +660,7 @@ export class MediaPipeEngine {
       const fileset = await this._fileSet();
       const settings = this._settings();
       instancePromise = LlmInference.createFromOptions(fileset, {
-        baseOptions: { modelAssetBuffer: modelAsset },
+        baseOptions: { modelAssetBuffer: modelAsset, ...(device ? { gpuOptions: { device } } : {}) },
         ...settings,
       });
       const instance = await withTimeout(
@@ -1029,6 +1054,7 @@ export class MediaPipeEngine {
   /** Release the instance and forget the model. */
   dispose() {
     this.cancel();
+    this._takeDevice().then((device) => device?.destroy(), () => undefined); // prepared, never used
     return this._enqueue(async () => {
       this._dropInstance("disposed");
       this._model = null;

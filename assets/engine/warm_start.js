@@ -63,6 +63,8 @@ export function beginWarmStart({ page }) {
   if (!note) return;
   const engine = new MediaPipeEngine(note.options);
   const state = { sha256: note.sha256, options: note.options, engine, url: null, loaded: null };
+  // The runtime's JS (a lazy chunk) and the WebGPU device, while the look-ups run, not after them.
+  engine.prepare().catch(() => undefined);
   // The page's own look-ups (GPU adapter, stored files, config and catalog) start first and are
   // shared with it (peekWarmStart); the engine starts once they have answered: while it builds,
   // the main thread and the browser's storage are busy for a second or more, and look-ups asked
