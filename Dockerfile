@@ -45,6 +45,7 @@ COPY . .
 # and drop everything else the build needed.
 RUN REFLEX_API_URL="${PUBLIC_API_URL}" DATA_DIR=/tmp/build-data reflex export --frontend-only --no-zip \
     && cp -r .web/node_modules/@mediapipe/tasks-genai/wasm /opt/mediapipe-wasm \
+    && cp .web/node_modules/@mediapipe/tasks-genai/genai_bundle.mjs /opt/mediapipe-wasm/ \
     && mkdir -p /opt/site/.web/build \
     && mv .web/build/client /opt/site/.web/build/client \
     && mv .web/backend /opt/site/.web/backend \

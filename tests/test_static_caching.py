@@ -26,7 +26,8 @@ def client(tmp_path: Path) -> TestClient:
 
 
 @pytest.mark.parametrize(
-    "path", ["/assets/entry.client-DAbZKoE_.js", "/assets/manifest-35e1ab76.js", "/assets/__reflex_global_styles-NccINl-w.css"]
+    "path",
+    ["/assets/entry.client-DAbZKoE_.js", "/assets/manifest-35e1ab76.js", "/assets/__reflex_global_styles-NccINl-w.css"],
 )
 def test_fingerprinted_build_files_are_immutable_even_when_revalidated(client: TestClient, path: str) -> None:
     first = client.get(path)
@@ -36,7 +37,9 @@ def test_fingerprinted_build_files_are_immutable_even_when_revalidated(client: T
     assert "content-security-policy" in first.headers  # the other headers are still added
 
 
-@pytest.mark.parametrize("path", ["/assets/notes.js", "/chat_store.js", "/assets/missing-DAbZKoE_.js", "/assets/../chat_store.js"])
+@pytest.mark.parametrize(
+    "path", ["/assets/notes.js", "/chat_store.js", "/assets/missing-DAbZKoE_.js", "/assets/../chat_store.js"]
+)
 def test_other_files_and_misses_are_not_cached_for_good(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert "immutable" not in response.headers.get("cache-control", "")

@@ -23,6 +23,8 @@ from app.settings import get_settings
 WASM_FILES = frozenset(
     f"genai_wasm{variant}_internal.{ext}" for variant in ("", "_nosimd", "_module") for ext in ("js", "wasm")
 )
+# The package's ES module build, for the engine worker (it loads the engine unbundled).
+MODULE_FILE = "genai_bundle.mjs"
 _MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,80}\.bin$")
 _PUBLIC_HEADERS = {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"}
 
@@ -34,7 +36,7 @@ def _not_found(what: str) -> Response:
 @requires(PUBLIC, reason="the engine's runtime files are public, like any script")
 async def wasm_file(request: Request) -> Response:
     version, name = request.path_params["version"], request.path_params["name"]
-    if version != runtime_assets.MEDIAPIPE_VERSION or name not in WASM_FILES:
+    if version != runtime_assets.MEDIAPIPE_VERSION or name not in WASM_FILES | {MODULE_FILE}:
         return _not_found("runtime file")
     directory = runtime_assets.wasm_dir(get_settings())
     if directory is None:
@@ -44,7 +46,12 @@ async def wasm_file(request: Request) -> Response:
         )
     media = "application/wasm" if name.endswith(".wasm") else "text/javascript"
     headers = {**_PUBLIC_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"}
-    return FileResponse(directory / name, media_type=media, headers=headers)
+    path = directory / name
+    if name == MODULE_FILE and not path.is_file():
+        path = directory.parent / name  # the npm package keeps it one level up from wasm/
+    if not path.is_file():
+        return _not_found("runtime file")
+    return FileResponse(path, media_type=media, headers=headers)
 
 
 @requires(PUBLIC, reason="the built-in demo models are public test data")

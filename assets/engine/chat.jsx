@@ -8,7 +8,8 @@ import React, { memo, startTransition, useCallback, useEffect, useMemo, useRef, 
 import { Badge, Box, Button, Callout, Card, Flex, Heading, Progress, Text, TextArea, TextField } from "@radix-ui/themes";
 import { getBackendURL } from "$/utils/state";
 import env from "$/env.json";
-import { EngineError, MediaPipeEngine, checkCapabilities, describeError, formatBytes } from "./mediapipe_engine.js";
+import { EngineError, checkCapabilities, describeError, formatBytes } from "./mediapipe_engine.js";
+import { WorkerEngine } from "./engine_client.js";
 import { deleteStored, ensureStored, importFile, listStored, storageEstimate, storagePersistence, storedFile } from "./model_store.js";
 import {
   deleteConversation,
@@ -487,7 +488,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
     [wasmBase, origin, serverConfig, settings],
   );
   const engine = useCallback(() => {
-    if (!engineRef.current) engineRef.current = new MediaPipeEngine(engineOptions());
+    if (!engineRef.current) engineRef.current = new WorkerEngine(engineOptions());
     return engineRef.current;
   }, [engineOptions]);
 
@@ -595,12 +596,10 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       (async () => {
         try {
           const result = await warm.loaded;
-          modelUrlRef.current = warm.url;
           engineReady(result, "stored", { warm: true });
         } catch {
           // It failed on its own: start the normal way, on a fresh engine.
           warm.engine.dispose();
-          if (warm.url) URL.revokeObjectURL(warm.url);
           if (engineRef.current === warm.engine) engineRef.current = null;
           await startStored();
         }

@@ -35,6 +35,8 @@ const DEFAULTS = {
   firstTokenTimeoutMs: 120000,
   stallTimeoutMs: 30000,
   minOutputTokens: null,
+  // Load the runtime's ES module build and module wasm from wasmBase (the engine worker does).
+  moduleRuntime: false,
   // LoRA bytes one instance may copy into its heap (reloads included; there is no unload) before
   // the engine starts a fresh instance instead.
   loraHeapBudgetBytes: 256 * MIB,
@@ -103,7 +105,9 @@ function classify(message, fallback) {
 
 /** Turn anything a promise may reject with into {kind, message, detail}. */
 export function describeError(error, fallbackKind = "engine") {
-  if (error instanceof EngineError) return { kind: error.kind, message: error.message, detail: error.detail ?? "" };
+  // By name, not instanceof: an engine error may come from another copy of this module (the
+  // warm start's, loaded by the document head) or be rebuilt from a worker's message.
+  if (error instanceof EngineError || (error?.name === "EngineError" && error.kind)) return { kind: error.kind, message: error.message, detail: error.detail ?? "" };
   if (Array.isArray(error)) {
     const parts = error.map((item) => describeError(item, "gpu"));
     const message = [...new Set(parts.map((p) => p.message))].slice(0, 3).join("; ");
@@ -160,7 +164,7 @@ function check(id, label, status, detail, fix = "") {
  */
 export async function checkCapabilities({ adapter: adapterRequest = null, storage = true } = {}) {
   const result = {
-    secureContext: typeof window !== "undefined" && window.isSecureContext === true,
+    secureContext: globalThis.isSecureContext === true,
     webgpu: typeof navigator !== "undefined" && !!navigator.gpu,
     adapter: null,
     features: [],
@@ -464,10 +468,24 @@ async function fetchModelStream(url, what, onProgress) {
 // The engine
 
 let genaiModule = null;
-function loadGenai() {
-  // Imported lazily: keeps the runtime out of the page bundle and out of server-side rendering.
-  genaiModule ??= import("@mediapipe/tasks-genai");
+/**
+ * The runtime's JS. Imported lazily: keeps it out of the page bundle and out of server-side
+ * rendering. With `moduleBase` (a module worker, which loads this file unbundled and cannot use
+ * importScripts) it is the package's ES module build served beside its wasm files.
+ */
+function loadGenai(moduleBase = null) {
+  genaiModule ??= moduleBase
+    ? import(/* @vite-ignore */ `${moduleBase}/genai_bundle.mjs`)
+    : import("@mediapipe/tasks-genai");
   return genaiModule;
+}
+
+/** The options an engine runs with: defaults filled in, ranks sorted and unique. */
+export function engineOptions(options = {}) {
+  if (!options.wasmBase) throw new EngineError("config", "wasmBase is required");
+  const merged = { ...DEFAULTS, ...options, wasmBase: String(options.wasmBase).replace(/\/+$/, "") };
+  merged.loraRanks = [...new Set((merged.loraRanks ?? []).map(Number))].sort((a, b) => a - b);
+  return merged;
 }
 
 /**
@@ -478,9 +496,7 @@ function loadGenai() {
  */
 export class MediaPipeEngine {
   constructor(options = {}) {
-    if (!options.wasmBase) throw new EngineError("config", "wasmBase is required");
-    this.options = { ...DEFAULTS, ...options, wasmBase: String(options.wasmBase).replace(/\/+$/, "") };
-    this.options.loraRanks = [...new Set((this.options.loraRanks ?? []).map(Number))].sort((a, b) => a - b);
+    this.options = engineOptions(options);
     this._instance = null;
     this._instanceKey = null;
     this._model = null; // {bytes: Uint8Array|null, url, size}
@@ -611,11 +627,16 @@ export class MediaPipeEngine {
   prepare() {
     const fileset = this._fileSet();
     if (!this._device && typeof navigator !== "undefined" && navigator.gpu) {
-      this._device = loadGenai()
+      this._device = loadGenai(this._moduleBase())
         .then(({ LlmInference }) => LlmInference.createWebGpuDevice())
         .catch(() => null); // the creation asks again and reports what is wrong
     }
     return Promise.all([fileset, this._device]).then(() => undefined);
+  }
+
+  /** Where the runtime's ES modules come from when this engine runs unbundled (see loadGenai). */
+  _moduleBase() {
+    return this.options.moduleRuntime ? this.options.wasmBase : null;
   }
 
   /** The prepared device, once (null without one). */
@@ -627,8 +648,9 @@ export class MediaPipeEngine {
 
   async _fileSet() {
     if (!this._fileset) {
-      const { FilesetResolver } = await loadGenai();
-      this._fileset = FilesetResolver.forGenAiTasks(this.options.wasmBase).catch((error) => {
+      const { FilesetResolver } = await loadGenai(this._moduleBase());
+      const modules = Boolean(this._moduleBase());
+      this._fileset = FilesetResolver.forGenAiTasks(this.options.wasmBase, modules).catch((error) => {
         this._fileset = null;
         throw error;
       });
@@ -643,7 +665,7 @@ export class MediaPipeEngine {
       if (typeof navigator === "undefined" || !navigator.gpu) {
         throw new EngineError(
           "no-webgpu",
-          window.isSecureContext
+          globalThis.isSecureContext
             ? "This browser does not offer WebGPU. Use a current Chrome or Edge, or turn WebGPU on."
             : "WebGPU needs a secure page: open the app over HTTPS or on localhost.",
         );
@@ -656,8 +678,15 @@ export class MediaPipeEngine {
           "WebGPU is turned on but the browser offers no GPU adapter, so the engine cannot start. Enable hardware acceleration (on Linux: chrome://flags/#enable-unsafe-webgpu).",
         );
       }
-      const { LlmInference } = await loadGenai();
+      const { LlmInference } = await loadGenai(this._moduleBase());
       const fileset = await this._fileSet();
+      if (this._moduleBase()) {
+        // The runtime takes its wasm factory from a global the loader sets when evaluated, and
+        // clears it after each creation; an ES module is evaluated once per worker, so importing it
+        // again sets nothing ("ModuleFactory not set" on the second instance). Set it each time.
+        globalThis.ModuleFactory ??= (await import(/* @vite-ignore */ fileset.wasmLoaderPath)).default;
+        globalThis.custom_dbg ??= console.warn.bind(console);
+      }
       const settings = this._settings();
       instancePromise = LlmInference.createFromOptions(fileset, {
         baseOptions: { modelAssetBuffer: modelAsset, ...(device ? { gpuOptions: { device } } : {}) },

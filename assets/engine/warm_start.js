@@ -1,22 +1,29 @@
 // The warm start: a returning visitor's stored model starts loading into the engine while the page
-// is still being put together (React mounting, the capability check, the catalog look-ups) instead
-// of after all of it (bench/chat_warm_start.py).
+// is still being put together (its scripts, React mounting, the capability check, the catalog
+// look-ups) instead of after all of it (bench/chat_warm_start.py).
+//
+// The document's head starts the engine's worker on the noted model (warm_boot.js) before the
+// page's own scripts have arrived; this module adopts it when the page's bundle runs (or starts
+// one itself when the head did not). The engine builds in its worker: its start does not hold up
+// the page's main thread, nor the page's work its start.
 //
 // It starts from a note of the last successful start, kept in localStorage: the base model's
 // sha256, the engine settings and the page's look-up URLs (public facts; nothing of a
 // conversation). The page's look-ups start here too and are shared with it. The page adopts the
 // started engine only if the server still names that base model with those settings and the
 // browser passed the capability check; otherwise it is released and the normal start runs.
-import { MediaPipeEngine } from "./mediapipe_engine.js";
+import { WorkerEngine } from "./engine_client.js";
 import { fetchCatalog } from "./chat_sources.js";
-import { listStored, storageEstimate, storagePersistence, storedFile } from "./model_store.js";
+import { listStored, storageEstimate, storagePersistence } from "./model_store.js";
 
 const NOTE_KEY = "lorastudio.warm-start.v1";
 const OPTION_KEYS = ["wasmBase", "loraRanks", "loraHeapBudgetBytes", "maxTokens", "topK", "temperature", "randomSeed"];
 
 const UNCLAIMED_MS = 60_000; // a warm start no page claimed by then (left, or never asked) is released
 
-let started = null; // {sha256, options, engine, url, loaded}; null once taken or released
+const BOOT = Symbol.for("lorastudio.warm-boot"); // {worker, sha256, options, error}, set by warm_boot.js
+let begun = false;
+let started = null; // {sha256, options, engine, loaded, ...}; null once taken or released
 
 /** Only what decides the instance, in a fixed order, so two notes compare as strings. */
 function optionsKey(options) {
@@ -57,36 +64,35 @@ export function forgetWarmStart() {
  * away from `page` (the module may be loaded ahead of a navigation that never comes).
  */
 export function beginWarmStart({ page }) {
-  if (started !== null || typeof window === "undefined" || !("gpu" in navigator)) return;
+  if (begun || typeof window === "undefined" || !("gpu" in navigator)) return;
   if (window.location.pathname.replace(/\/+$/, "") !== page) return;
+  begun = true;
   const note = readNote();
+  const boot = window[BOOT];
+  delete window[BOOT];
+  const adopt = boot && note && boot.sha256 === note.sha256 && optionsKey(boot.options) === optionsKey(note.options);
+  if (boot && !adopt) boot.worker.terminate();
   if (!note) return;
-  const engine = new MediaPipeEngine(note.options);
-  const state = { sha256: note.sha256, options: note.options, engine, url: null, loaded: null };
-  // The runtime's JS (a lazy chunk) and the WebGPU device, while the look-ups run, not after them.
-  engine.prepare().catch(() => undefined);
-  // The page's own look-ups (GPU adapter, stored files, config and catalog) start first and are
-  // shared with it (peekWarmStart); the engine starts once they have answered: while it builds,
-  // the main thread and the browser's storage are busy for a second or more, and look-ups asked
-  // then answer that much later (measured; the page is ready only when both are done).
+  let engine;
+  try {
+    // The worker (the head's, or a new one) prepares the runtime and loads the stored model itself.
+    engine = adopt
+      ? new WorkerEngine(note.options, { worker: boot.worker, failed: boot.error })
+      : new WorkerEngine(note.options, { storedSha256: note.sha256 });
+  } catch {
+    return; // no workers here: the normal start
+  }
+  if (!adopt) performance.mark?.("chat:warm-load");
+  const state = { sha256: note.sha256, options: note.options, engine, loaded: engine.warmLoaded() };
+  state.loaded.catch(() => undefined); // a failed warm start is a normal start later, not an error
+  // The page's own look-ups (GPU adapter, stored files, config and catalog) start here too and are
+  // shared with it (peekWarmStart). The engine does not wait for them: it builds in its worker.
   state.adapter = navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   state.adapter.catch(() => undefined);
   state.lookups = Promise.all([listStored().catch(() => []), storageEstimate(), storagePersistence()]);
   state.urls = note.urls ?? null;
   state.catalog = state.urls ? fetchCatalog(state.urls) : null;
   state.catalog?.catch(() => undefined);
-  // A .bin is there only once verified and complete (model_store.js).
-  const stored = storedFile(note.sha256).catch(() => null);
-  state.loaded = (async () => {
-    await Promise.allSettled([state.adapter, state.lookups, state.catalog]);
-    const file = await stored;
-    if (!file) throw new Error("the noted model is no longer stored");
-    state.url = URL.createObjectURL(file);
-    performance.mark?.("chat:warm-load");
-    // Streamed from the stored file, as in the normal start: no whole-model JS buffer.
-    return engine.load({ url: state.url, stream: true });
-  })();
-  state.loaded.catch(() => undefined); // a failed warm start is a normal start later, not an error
   started = state;
   setTimeout(() => started === state && takeWarmStart(), UNCLAIMED_MS);
 }
@@ -106,8 +112,7 @@ export function peekWarmStart() {
 }
 
 /**
- * The started engine, if it was started for `sha256` with `options`: {engine, loaded, url} (`url`,
- * the stored file's object URL, is set once the file is open; the adopter revokes it).
+ * The started engine, if it was started for `sha256` with `options`: {engine, loaded}.
  * Anything else (another model, other settings, nothing asked for) releases it and gives null.
  * Either way the warm start is used up.
  */
@@ -118,10 +123,6 @@ export function takeWarmStart({ sha256 = null, options = null } = {}) {
   if (sha256 === state.sha256 && optionsKey(options) === optionsKey(state.options)) {
     return state;
   }
-  const release = () => {
-    state.engine.dispose();
-    if (state.url) URL.revokeObjectURL(state.url);
-  };
-  state.loaded.then(release, release);
+  state.engine.dispose(); // ends its worker, mid-start or not
   return null;
 }
