@@ -7,13 +7,7 @@ the component reports the engine ready (data-ready-at, performance.now() of that
 includes the page itself, the capability check, the catalog look-up, reading the stored file from
 OPFS and the engine creation. The bare side's time covers only the runtime's own start.
 
-    .venv/bin/python bench/chat_warm_start.py [--reps 5] [--settle-s 2] [--base-mib 256]
-
---base-mib N registers a synthetic Gemma2-shaped base model of about N MiB (random weights, more and
-wider layers than the tiny demo model) as the server's base model and times both sides with it: the
-tiny model starts in about a second, so the page's own fixed cost (its JS and hydration, a few
-hundred ms) weighs far more in the ratio than it does with a model whose start takes longer, as
-Gemma2-2b's does. The default (0) uses the tiny demo model.
+    .venv/bin/python bench/chat_warm_start.py [--reps 5] [--settle-s 2]
 
 Before each side's page opens, the browser idles --settle-s seconds (both sides alike): tearing
 down the previous page's engine keeps SwiftShader's GPU process busy for up to ~1 s, which would
@@ -26,12 +20,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +31,6 @@ if str(ROOT) not in sys.path:
 
 from bench._app_browser import start_app, webgpu_context  # noqa: E402
 from bench.engine_overhead import bare_site  # noqa: E402
-from tests.support.app_server import reflex_env  # noqa: E402
-
-# A synthetic base of about `mib` MiB: each layer of this shape holds ~28.5 MiB of fp16 weights.
-WIDE = {"hidden": 1024, "heads": 8, "kv_heads": 1, "head_dim": 128, "ffn": 4096}
-LAYER_MIB = 28.5
 
 TIMEOUT_MS = 120_000
 SETTINGS = {"maxTokens": 1024, "topK": 40, "temperature": 0.8, "randomSeed": 1, "loraRanks": [4, 8, 16]}
@@ -92,53 +78,14 @@ def bare_start_ms(context, url: str) -> float:
         page.close()
 
 
-def register_synthetic_base(app, data_dir: Path, mib: int) -> Path:
-    """Build a base model of about `mib` MiB, register it with the operator CLI and make it the
-    chat's base model (`base_model.entry`); returns its file."""
-    from app.mediapipe_format.tiny import build_tiny_base
-
-    layers = max(1, round(mib / LAYER_MIB))
-    path = build_tiny_base(data_dir / "bench-base.bin", seed=7, layers=layers, **WIDE)
-    env = reflex_env(DATA_DIR=str(data_dir))
-    for args in (
-        [
-            "app.catalog",
-            "register-base",
-            "--path",
-            str(path),
-            "--name",
-            "bench-synthetic",
-            "--title",
-            f"Synthetic {layers}-layer base (bench)",
-            "--architecture",
-            "tiny-gemma2",
-        ],
-        ["app.cli", "config", "set", "base_model.entry", "bench-synthetic"],
-    ):
-        subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:  # the server picks the change up within a few seconds (database poll)
-        with urllib.request.urlopen(f"{app.url}/api/v1/config/public") as response:
-            if json.load(response).get("base_model.entry") == "bench-synthetic":
-                break
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not take base_model.entry=bench-synthetic within 60 s")
-        time.sleep(0.5)
-    print(f"base model: {path.stat().st_size / 2**20:.0f} MiB synthetic ({layers} layers, hidden {WIDE['hidden']})")
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--settle-s", type=float, default=2.0, help="idle time before each page (both sides)")
-    parser.add_argument("--base-mib", type=int, default=0, help="a synthetic base model of about N MiB (0: tiny)")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         app, data_dir = start_app(stack)
         model = data_dir / "demo-models" / "tiny-base.bin"
-        if args.base_mib:
-            model = register_synthetic_base(app, data_dir, args.base_mib)
         bare_url = stack.enter_context(bare_site(model, app.genai_package))
         context = webgpu_context(stack)
 
@@ -166,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rep {rep + 1}: chat {chat[-1]:7.0f} ms  bare {bare[-1]:7.0f} ms", flush=True)
 
     print()
-    what = f"synthetic ~{args.base_mib} MiB model" if args.base_mib else "tiny model"
-    print(f"{what}, {args.reps} reps, model stored in the browser")
+    print(f"tiny model, {args.reps} reps, model stored in the browser")
     print(f"chat page load -> ready : {statistics.median(chat):7.0f} ms (median)")
     print(f"bare fileset + create   : {statistics.median(bare):7.0f} ms (median)")
     print(

@@ -187,3 +187,42 @@ def test_compare_view_follows_the_compare_enabled_config_key(page: Page, app_ser
     chat.open()
     expect(page.get_by_test_id("chat-panel")).to_be_visible()
     expect(page.get_by_test_id("compare-panel")).to_have_count(0)
+
+
+# Every 10 ms timer's lateness on the page's main thread, from before the page's scripts run.
+HEARTBEAT = """(() => {
+  window.__stalls = [];
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    window.__stalls.push([last, now - last]);
+    last = now;
+  }, 10);
+})();"""
+
+
+def test_the_engine_builds_and_answers_in_its_worker_while_the_page_stays_responsive(page: Page, app_server) -> None:
+    # Creating an instance is one long synchronous wasm task (~0.9 s for the tiny model, seconds for
+    # Gemma2-2b). In the engine's worker it no longer freezes the page: a settings change makes the
+    # next answer start a fresh instance, and the page's timers keep running through it.
+    page.add_init_script(HEARTBEAT)
+    chat = ChatPage(page, app_server.url).open()
+    chat.wait_ready()  # the model stored by the tests before
+    assert any(w.url.endswith("/engine/engine_worker.js") for w in page.workers)
+    created = chat.creations
+    page.get_by_test_id("setting-temperature").fill("0.55")  # another instance key
+    started = page.evaluate("performance.now()")
+    chat.send("Hello while the engine restarts.")
+    assert chat.creations == created + 1, "the settings change started a fresh instance"
+    assert chat.error_text() == ""
+    worst = page.evaluate(
+        "(t) => Math.max(0, ...window.__stalls.filter(([at]) => at >= t).map(([, gap]) => gap))", started
+    )
+    assert worst < 300, f"the page's main thread stalled {worst:.0f} ms while the engine started and answered"
+
+
+def test_an_engine_worker_that_cannot_load_is_reported_not_waited_for(page: Page, app_server) -> None:
+    page.route("**/engine/engine_worker.js", lambda route: route.fulfill(status=404, body="missing"))
+    chat = ChatPage(page, app_server.url).open()
+    expect(chat.root).to_have_attribute("data-phase", "error", timeout=30_000)
+    expect(page.get_by_test_id("model-error")).to_contain_text("could not be started")
