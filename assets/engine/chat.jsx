@@ -179,17 +179,17 @@ const StoredFiles = memo(function StoredFiles({ files, onDelete, persisted }) {
  * whole answer again (that remount was a long task at the end of long answers).
  */
 function AnswerBody({ stream, text }) {
-  const [painted, setPainted] = useState(null); // {stream, blocks}: the latest paint of a stream
+  const [painted, setPainted] = useState(null); // {stream, view}: the latest paint of a stream
   useEffect(() => {
     if (!stream) return undefined;
-    stream.paint = (blocks) => setPainted({ stream, blocks });
+    stream.paint = (view) => setPainted({ stream, view });
     return () => {
       stream.paint = null;
     };
   }, [stream]);
   const finished = useMemo(() => (stream ? null : splitAll(text)), [stream, text]);
-  const blocks = stream ? (painted?.stream === stream ? painted.blocks : stream.splitter.all()) : finished;
-  return <Markdown blocks={blocks} />;
+  const view = stream ? (painted?.stream === stream ? painted.view : stream.splitter.view()) : finished;
+  return <Markdown {...view} />;
 }
 
 /** One message; memoised, so typing in the input or streaming the next answer leaves earlier ones alone. */
@@ -782,7 +782,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
       const paint = () => {
         paintTimer = null;
         flush();
-        holder.paint?.(holder.splitter.all());
+        holder.paint?.(holder.splitter.view());
       };
       const result = await engineRef.current.generate(prompt, {
         lora,
@@ -1162,7 +1162,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
                       {result.adapterName ?? "No adapter (base model)"} · {result.meta.tokens} tokens
                     </Text>
                     <div data-testid="compare-text">
-                      <Markdown blocks={splitAll(result.text)} />
+                      <Markdown {...splitAll(result.text)} />
                     </div>
                   </Box>
                 ))}

@@ -5,9 +5,20 @@
 // complete, finished blocks are memoised, and only the last (open) block is re-rendered per paint.
 import React, { memo } from "react";
 
+/**
+ * A paragraph longer than this is shown as several block pieces, cut at a space (the next piece
+ * starts on a new line, with no gap): a streamed paragraph that never ends (the tiny model writes
+ * one line of thousands of characters) would otherwise be re-laid out and re-painted whole at
+ * every paint, a cost growing with the answer (bench/chat_streaming_cost.py).
+ */
+const SOFT_CUT_CHARS = 600;
+const LIST_OR_HEADING = /^\s*([-*+]|\d+[.)]|#{1,4})\s/;
+
 export class BlockSplitter {
   constructor() {
     this.blocks = [];
+    this.joined = new Set(); // indices of blocks that continue on the next one (a soft cut)
+    this._softDrop = 0;
     this.tail = ""; // the unfinished block: it always starts at a block boundary
     this.cut = false; // a block was cut off: newlines at the tail's start are separators
     this.scanned = 0; // the tail's lines before this offset were scanned (no cut in them)
@@ -24,6 +35,16 @@ export class BlockSplitter {
     if (this.cut && this.tail.startsWith("\n")) this.tail = this.tail.replace(/^\n+/, "");
     for (;;) {
       const cut = this._findCut();
+      // A soft cut before the hard one comes first, as it would have with the text in other chunks.
+      const soft = this._softCut(cut < 0 ? this.tail.length : this.tail.slice(0, cut).replace(/\n+$/, "").length);
+      if (soft >= 0) {
+        this.blocks.push(this.tail.slice(0, soft));
+        this.joined.add(this.blocks.length - 1);
+        this.tail = this.tail.slice(soft + this._softDrop); // a space or line break at the cut goes
+        this.cut = false;
+        this.scanned = 0;
+        continue;
+      }
       if (cut < 0) return this;
       const block = this.tail.slice(0, cut).replace(/\n+$/, "");
       if (block.trim()) this.blocks.push(block);
@@ -54,8 +75,66 @@ export class BlockSplitter {
     }
   }
 
+  /**
+   * Where to cut a long paragraph, past SOFT_CUT_CHARS and `before` the hard cut: at a line break
+   * whose next line has arrived whole (and is not blank or a fence), or at a space followed by a
+   * word in a line that is not a fence, where no ** or ` is left open before it (past 2x the
+   * length, at any such space: a stray marker must not stop the cuts; with no space at all, between
+   * two characters a little further). Each place is judged only on text that has arrived, so any
+   * chunking of a text cuts at the same places. Sets _softDrop: the characters the cut replaces.
+   */
+  _softCut(before) {
+    const tail = this.tail;
+    if (this.inFence || tail.length <= SOFT_CUT_CHARS + 1 || LIST_OR_HEADING.test(tail)) return -1;
+    let bold = (tail.slice(0, SOFT_CUT_CHARS).split("**").length - 1) % 2;
+    let code = (tail.slice(0, SOFT_CUT_CHARS).split("`").length - 1) % 2;
+    // The current line: does it hold a word yet, and is it a fence?
+    const lineStart = tail.lastIndexOf("\n", SOFT_CUT_CHARS - 1) + 1;
+    const first = tail.slice(lineStart, SOFT_CUT_CHARS).search(/\S/);
+    let words = first >= 0;
+    let fence = words && tail.startsWith("```", lineStart + first);
+    for (let at = SOFT_CUT_CHARS; at + 1 < tail.length && at < before; at += 1) {
+      const here = tail[at];
+      const next = tail[at + 1];
+      if (here === "\n") {
+        const end = tail.indexOf("\n", at + 1);
+        if (end < 0) return -1; // the next line has not arrived whole
+        const line = tail.slice(at + 1, end);
+        this._softDrop = 1;
+        if (line.trim() !== "" && !/^\s*```/.test(line)) return at;
+        words = false;
+        fence = false;
+        continue;
+      }
+      if (here === " " && words && !fence && !/\s/.test(next) && ((!bold && !code) || at > 2 * SOFT_CUT_CHARS)) {
+        this._softDrop = 1;
+        return at;
+      }
+      const lowSurrogate = (tail.charCodeAt(at) & 0xfc00) === 0xdc00;
+      if (at >= 2 * SOFT_CUT_CHARS + 80 && words && !fence && !/\s/.test(here) && !lowSurrogate) {
+        this._softDrop = 0; // no space for 80 characters: cut between two of them
+        return at;
+      }
+      if (!words && !/\s/.test(here)) {
+        words = true;
+        fence = tail.startsWith("```", at);
+      }
+      if (here === "`") code ^= 1;
+      if (here === "*" && next === "*") {
+        bold ^= 1;
+        at += 1;
+      }
+    }
+    return -1;
+  }
+
   all() {
     return this.tail.trim() ? [...this.blocks, this.tail] : [...this.blocks];
+  }
+
+  /** What Markdown renders: the blocks and which of them continue on the next (soft cuts). */
+  view() {
+    return { blocks: this.all(), joined: this.joined };
   }
 }
 
@@ -132,7 +211,8 @@ const Line = memo(function Line({ text, keyBase }) {
   return inline(text, keyBase);
 });
 
-export const Block = memo(function Block({ text }) {
+/** `joinPrev`/`joinNext`: a piece of a soft-cut paragraph (no gap between its pieces). */
+export const Block = memo(function Block({ text, joinPrev = false, joinNext = false }) {
   if (/^\s*```/.test(text)) return <CodeBlock text={text} />;
   const heading = /^(#{1,4})\s+(.*)$/.exec(text);
   if (heading && !text.includes("\n")) {
@@ -154,7 +234,14 @@ export const Block = memo(function Block({ text }) {
     );
   }
   return (
-    <p style={{ ...SKIPPABLE, margin: "4px 0", whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>
+    <p
+      style={{
+        ...SKIPPABLE,
+        margin: `${joinPrev ? 0 : 4}px 0 ${joinNext ? 0 : 4}px`,
+        whiteSpace: "pre-wrap",
+        overflowWrap: "anywhere",
+      }}
+    >
       {lines.map((line, i) => (
         <React.Fragment key={i}>
           {i ? <br /> : null}
@@ -166,16 +253,17 @@ export const Block = memo(function Block({ text }) {
 });
 
 /** Render a list of blocks; finished blocks keep their identity, so React skips them. */
-export function Markdown({ blocks }) {
+export function Markdown({ blocks, joined = null }) {
   return (
     <div className="md" data-testid="markdown">
       {blocks.map((text, i) => (
-        <Block key={i} text={text} />
+        <Block key={i} text={text} joinPrev={Boolean(joined?.has(i - 1))} joinNext={Boolean(joined?.has(i))} />
       ))}
     </div>
   );
 }
 
+/** A whole text's view (see BlockSplitter.view). */
 export function splitAll(text) {
-  return new BlockSplitter().push(text ?? "").all();
+  return new BlockSplitter().push(text ?? "").view();
 }

@@ -8,6 +8,7 @@ streaming is a prefix of the stored answer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -75,3 +76,39 @@ def test_the_streamed_answer_stays_in_place_when_it_finishes(chat: ChatPage) -> 
     chat.wait_ready()
     chat.page.get_by_test_id("conversation-open").first.click()
     expect(chat.messages("model").last.get_by_test_id("message-text")).to_have_text(text)
+
+
+PIECES = """() => {
+    const md = [...document.querySelectorAll('[data-testid=chat-message][data-role=model] [data-testid=markdown]')].pop();
+    return [...md.children].map((el) => {
+        const style = getComputedStyle(el);
+        return {text: el.textContent, top: style.marginTop, bottom: style.marginBottom};
+    });
+}"""
+
+
+def test_a_long_paragraph_streams_in_pieces_cut_where_the_whole_text_cuts_it(chat: ChatPage) -> None:
+    # The tiny model writes one line of thousands of characters. Shown as one paragraph, each paint
+    # re-laid out and re-painted all of it (a per-token cost growing with the answer); it is cut
+    # into pieces at spaces, with no gap between them, at places that depend only on the text: the
+    # streamed answer has the same pieces as the same text rendered whole after a reload.
+    chat.page.get_by_test_id("new-conversation").click()
+    chat.page.get_by_test_id("setting-maxTokens").fill("2000")
+    chat.page.get_by_test_id("setting-topK").fill("1")  # a reload (test above) restored the defaults
+    # Greedy decoding (topK 1): this prompt gets a 2500-token answer (bench/chat_streaming_cost.py).
+    chat.send("Tell me everything you know, at length, part 1.")
+    text, _, _ = chat.last_answer()
+    assert len(text) >= 1500, f"the answer was {len(text)} characters long"
+    streamed = chat.page.evaluate(PIECES)
+    assert len(streamed) >= 2, "a long paragraph is shown in pieces"
+    pairs = list(zip(streamed, streamed[1:], strict=False))
+    assert any(a["bottom"] == "0px" and b["top"] == "0px" for a, b in pairs), "pieces of a paragraph have no gap"
+    # Only whitespace at a cut becomes the line break: every other character is shown, in order.
+    assert re.sub(r"\s", "", "".join(p["text"] for p in streamed)) == re.sub(r"\s", "", text)
+
+    expect(chat.page.get_by_test_id("conversation-item").first).to_have_attribute("data-active", "true")  # saved
+    chat.page.reload()
+    chat.wait_ready()
+    chat.page.get_by_test_id("conversation-open").first.click()
+    expect(chat.messages("model").last).to_be_visible()
+    assert chat.page.evaluate(PIECES) == streamed
