@@ -18,7 +18,6 @@ export class BlockSplitter {
   constructor() {
     this.blocks = [];
     this.joined = new Set(); // indices of blocks that continue on the next one (a soft cut)
-    this._softDrop = 0;
     this.tail = ""; // the unfinished block: it always starts at a block boundary
     this.cut = false; // a block was cut off: newlines at the tail's start are separators
     this.scanned = 0; // the tail's lines before this offset were scanned (no cut in them)
@@ -38,9 +37,10 @@ export class BlockSplitter {
       // A soft cut before the hard one comes first, as it would have with the text in other chunks.
       const soft = this._softCut(cut < 0 ? this.tail.length : this.tail.slice(0, cut).replace(/\n+$/, "").length);
       if (soft >= 0) {
+        // The space or line break at the cut stays at the piece's end: the pieces' text is the text.
         this.blocks.push(this.tail.slice(0, soft));
         this.joined.add(this.blocks.length - 1);
-        this.tail = this.tail.slice(soft + this._softDrop); // a space or line break at the cut goes
+        this.tail = this.tail.slice(soft);
         this.cut = false;
         this.scanned = 0;
         continue;
@@ -81,7 +81,7 @@ export class BlockSplitter {
    * word in a line that is not a fence, where no ** or ` is left open before it (past 2x the
    * length, at any such space: a stray marker must not stop the cuts; with no space at all, between
    * two characters a little further). Each place is judged only on text that has arrived, so any
-   * chunking of a text cuts at the same places. Sets _softDrop: the characters the cut replaces.
+   * chunking of a text cuts at the same places. Returns where the next piece starts, or -1.
    */
   _softCut(before) {
     const tail = this.tail;
@@ -100,20 +100,17 @@ export class BlockSplitter {
         const end = tail.indexOf("\n", at + 1);
         if (end < 0) return -1; // the next line has not arrived whole
         const line = tail.slice(at + 1, end);
-        this._softDrop = 1;
-        if (line.trim() !== "" && !/^\s*```/.test(line)) return at;
+        if (line.trim() !== "" && !/^\s*```/.test(line)) return at + 1;
         words = false;
         fence = false;
         continue;
       }
       if (here === " " && words && !fence && !/\s/.test(next) && ((!bold && !code) || at > 2 * SOFT_CUT_CHARS)) {
-        this._softDrop = 1;
-        return at;
+        return at + 1;
       }
       const lowSurrogate = (tail.charCodeAt(at) & 0xfc00) === 0xdc00;
       if (at >= 2 * SOFT_CUT_CHARS + 80 && words && !fence && !/\s/.test(here) && !lowSurrogate) {
-        this._softDrop = 0; // no space for 80 characters: cut between two of them
-        return at;
+        return at; // no space for 80 characters: cut between two of them
       }
       if (!words && !/\s/.test(here)) {
         words = true;
