@@ -2,12 +2,10 @@
 // chat does not know which one it holds. Calls become messages; answers, streamed text and the
 // engine's counters come back. Disposing it ends the worker, which frees its GPU device and wasm
 // memory whatever state the runtime was left in.
-import { EngineError, engineOptions } from "./mediapipe_engine.js";
+import { EngineError, applySettings, engineOptions } from "./mediapipe_engine.js";
 
 /** Served from the app's assets (assets/engine/ is published at /engine/), unbundled. */
 export const ENGINE_WORKER_URL = "/engine/engine_worker.js";
-
-const SETTING_KEYS = ["maxTokens", "topK", "temperature", "randomSeed"];
 
 function rebuildError(error) {
   if (error?.kind) return new EngineError(error.kind, error.message, error.detail);
@@ -23,7 +21,7 @@ function rebuildError(error) {
  */
 export function startEngineWorker(options, { storedSha256 = null, workerUrl = ENGINE_WORKER_URL } = {}) {
   const worker = new Worker(workerUrl, { type: "module", name: "lorastudio-engine" });
-  worker.postMessage({ id: 0, op: "init", args: [engineOptions(options), { storedSha256 }] });
+  worker.postMessage({ id: 0, op: "init", args: [options, { storedSha256 }] }); // the worker's engine fills in defaults
   return worker;
 }
 
@@ -64,10 +62,6 @@ export class WorkerEngine {
     return this._generations > 0;
   }
 
-  prepare() {
-    return this._call("prepare");
-  }
-
   /** The result of the stored model's load that the worker started at init (storedSha256). */
   warmLoaded() {
     return this._call("warmLoaded");
@@ -78,9 +72,7 @@ export class WorkerEngine {
   }
 
   configure(settings = {}) {
-    for (const key of SETTING_KEYS) {
-      if (settings[key] !== undefined && settings[key] !== null) this.options[key] = Number(settings[key]);
-    }
+    applySettings(this.options, settings); // the page reads them at once; the worker's engine in turn
     return this._call("configure", [settings]);
   }
 

@@ -49,7 +49,6 @@ const OPERATIONS = {
     }
   },
   warmLoaded: () => warm ?? Promise.reject(new Error("no warm start was asked for")),
-  prepare: () => engine.prepare(),
   load: ([source], on) => engine.load(source, { onProgress: on.onProgress }),
   configure: ([settings]) => engine.configure(settings),
   loadLora: ([url, options]) => engine.loadLora(url, options),

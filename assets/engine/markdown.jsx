@@ -6,8 +6,8 @@
 import React, { memo } from "react";
 
 /**
- * A paragraph longer than this is shown as several block pieces, cut at a space (the next piece
- * starts on a new line, with no gap): a streamed paragraph that never ends (the tiny model writes
+ * A paragraph longer than this is shown as several block pieces, cut after a space or a line break
+ * (the next piece starts on a new line, with no gap; see _softCut): a streamed paragraph that never ends (the tiny model writes
  * one line of thousands of characters) would otherwise be re-laid out and re-painted whole at
  * every paint, a cost growing with the answer (bench/chat_streaming_cost.py).
  */
@@ -35,7 +35,7 @@ export class BlockSplitter {
     for (;;) {
       const cut = this._findCut();
       // A soft cut before the hard one comes first, as it would have with the text in other chunks.
-      const soft = this._softCut(cut < 0 ? this.tail.length : this.tail.slice(0, cut).replace(/\n+$/, "").length);
+      const soft = this._softCut(cut);
       if (soft >= 0) {
         // The space or line break at the cut stays at the piece's end: the pieces' text is the text.
         this.blocks.push(this.tail.slice(0, soft));
@@ -76,16 +76,17 @@ export class BlockSplitter {
   }
 
   /**
-   * Where to cut a long paragraph, past SOFT_CUT_CHARS and `before` the hard cut: at a line break
-   * whose next line has arrived whole (and is not blank or a fence), or at a space followed by a
-   * word in a line that is not a fence, where no ** or ` is left open before it (past 2x the
+   * Where to cut a long paragraph, past SOFT_CUT_CHARS and before the hard cut (`hard`, -1 for
+   * none; its blank lines excluded): after a line break whose next line has arrived whole (and is
+   * not blank or a fence), or after a space followed by a word in a line that is not a fence, where no ** or ` is left open before it (past 2x the
    * length, at any such space: a stray marker must not stop the cuts; with no space at all, between
    * two characters a little further). Each place is judged only on text that has arrived, so any
    * chunking of a text cuts at the same places. Returns where the next piece starts, or -1.
    */
-  _softCut(before) {
+  _softCut(hard) {
     const tail = this.tail;
     if (this.inFence || tail.length <= SOFT_CUT_CHARS + 1 || LIST_OR_HEADING.test(tail)) return -1;
+    const before = hard < 0 ? tail.length : tail.slice(0, hard).replace(/\n+$/, "").length;
     let bold = (tail.slice(0, SOFT_CUT_CHARS).split("**").length - 1) % 2;
     let code = (tail.slice(0, SOFT_CUT_CHARS).split("`").length - 1) % 2;
     // The current line: does it hold a word yet, and is it a fence?

@@ -480,6 +480,15 @@ function loadGenai(moduleBase = null) {
   return genaiModule;
 }
 
+const SETTING_KEYS = ["maxTokens", "topK", "temperature", "randomSeed"];
+
+/** Copy the sampling settings given (numbers; null/undefined keep the current value) into `options`. */
+export function applySettings(options, settings = {}) {
+  for (const key of SETTING_KEYS) {
+    if (settings[key] !== undefined && settings[key] !== null) options[key] = Number(settings[key]);
+  }
+}
+
 /** The options an engine runs with: defaults filled in, ranks sorted and unique. */
 export function engineOptions(options = {}) {
   if (!options.wasmBase) throw new EngineError("config", "wasmBase is required");
@@ -611,9 +620,7 @@ export class MediaPipeEngine {
   /** Change sampling options; the next operation re-creates the instance from the kept bytes. */
   configure(settings = {}) {
     return this._enqueue(async () => {
-      for (const key of ["maxTokens", "topK", "temperature", "randomSeed"]) {
-        if (settings[key] !== undefined && settings[key] !== null) this.options[key] = Number(settings[key]);
-      }
+      applySettings(this.options, settings);
       return this._settings();
     });
   }

@@ -1,7 +1,8 @@
 // Inlined into the document's head on every page (app/app.py), a classic script run while the
-// document is parsed, before the page's own scripts have loaded: on /chat, with a note of an earlier start (warm_start.js), it starts the engine's worker
-// and has it load the noted stored model at once, some 300 ms before the page's bundle could. The
-// page adopts the worker (warm_start.js) or ends it. Anywhere else it does nothing.
+// document is parsed, before the page's own scripts have loaded: on /chat, with a note of an
+// earlier start (warm_start.js), it starts the engine's worker and has it load the noted stored
+// model at once, some 150-200 ms before the page's bundle could. The page adopts the worker
+// (warm_start.js) or ends it. Anywhere else it does nothing.
 //
 // The message is the one startEngineWorker (engine_client.js) sends; an inline script cannot
 // import it.
