@@ -8,6 +8,19 @@ from playwright.sync_api import Page, Request, Response, WebSocket, expect
 
 ENGINE_TIMEOUT_MS = 90_000
 
+# Watches the chat's data-busy attribute from now on (old values too, so a true -> false within one
+# task is not missed).
+SAW_BUSY = """() => {
+    window.__lorastudioBusyWatch?.disconnect();
+    window.__lorastudioSawBusy = false;
+    const root = document.querySelector('[data-testid=private-chat]');
+    const watch = new MutationObserver((records) => {
+        if (root.dataset.busy === 'true' || records.some((r) => r.oldValue === 'true')) window.__lorastudioSawBusy = true;
+    });
+    watch.observe(root, {attributes: true, attributeFilter: ['data-busy'], attributeOldValue: true});
+    window.__lorastudioBusyWatch = watch;
+}"""
+
 
 @dataclass
 class Traffic:
@@ -120,8 +133,11 @@ class ChatPage:
     def send(self, text: str, *, wait: bool = True) -> None:
         box = self.page.get_by_test_id("chat-input")
         box.fill(text)
+        # A send that fails at once (an adapter file that 404s) is busy for a moment only, less than
+        # a poll: record every data-busy change, and check that one of them was to "true".
+        self.page.evaluate(SAW_BUSY)
         box.press("Enter")
-        expect(self.root).to_have_attribute("data-busy", "true", timeout=5_000)
+        self.page.wait_for_function("window.__lorastudioSawBusy === true", timeout=5_000)
         if wait:
             self.wait_idle()
 
