@@ -4,9 +4,9 @@ A warm /chat page (tiny base model stored and running, shaders compiled) switche
 adapter whose LoRA file is neither stored in the browser nor loaded in this engine instance (its
 stored copy is deleted first, which also drops the engine's handle: the next use is a new file).
 Switch time: from the user's pick in the adapter menu (`chat:adapter-picked` mark) to the page
-holding the adapter in the engine (`chat:adapter-ready`): the render, the download through the
-app's store (status checked, sha256 verified; its OPFS copy is written meanwhile) and the runtime's
-loadLoraModel. An answer with the adapter follows each switch (checked to work, not timed).
+holding the adapter in the engine (`chat:adapter-ready`): the message to the engine's worker, the
+download there through the app's store (status checked, sha256 verified; its OPFS copy is written
+afterwards), the runtime's loadLoraModel and the answer back, while the page re-renders the pick. An answer with the adapter follows each switch (checked to work, not timed).
 The "already loaded" figure is a switch back to an adapter the engine holds. Baseline, measured in
 the same page between switches: a plain `fetch()` of the same LoRA URL read to the end (no cache).
 

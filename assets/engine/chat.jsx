@@ -382,8 +382,6 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
 
   const engineRef = useRef(null);
   const modelUrlRef = useRef(null); // object URL of the stored (or picked) model file
-  const loraUrls = useRef(new Map()); // sha256 -> object URL of the stored LoRA
-  const loraFetches = useRef(new Map()); // sha256 -> its download under way
   const conversationRef = useRef(null);
   conversationRef.current = conversation;
 
@@ -640,12 +638,7 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const removeStored = useCallback(
     async (sha) => {
       await deleteStored(sha);
-      for (const [key, url] of loraUrls.current) {
-        if (key === sha) {
-          URL.revokeObjectURL(url);
-          loraUrls.current.delete(key);
-        }
-      }
+      await engineRef.current?.forgetLora?.(sha); // a deleted adapter is fetched anew on its next use
       await refreshStored();
     },
     [refreshStored],
@@ -654,59 +647,43 @@ export function PrivateChat({ wasmBase, modelsIndexUrl, configUrl, apiBase, anal
   const adapterById = useCallback((id) => sources?.adapters?.find((a) => a.id === id) ?? null, [sources]);
 
   /**
-   * The LoRA as an object URL of its stored copy: downloaded once (status checked), verified, kept.
-   * Callers asking while the same file is on its way share that download.
-   */
-  const loraUrlFor = useCallback(
-    (adapter) => {
-      const sha = adapter.sha256;
-      if (loraUrls.current.has(sha)) return Promise.resolve({ url: loraUrls.current.get(sha), bytes: null });
-      if (!loraFetches.current.has(sha)) {
-        const fetching = (async () => {
-          const missing = !storedRef.current.some((f) => f.sha256 === sha && f.complete);
-          const result = await ensureStored({ ...adapter, kind: "lora" }, { missing });
-          const url = URL.createObjectURL(result.file);
-          loraUrls.current.set(sha, url);
-          if (adapter.catalog && !result.fromCache) recordAdapterDownload(catalogUrls.apiBase, adapter.id);
-          // A fresh download's stored copy is written in the background; list it once it is there.
-          Promise.resolve(result.stored).then(refreshStored, (e) => console.warn("could not keep the adapter", e));
-          return { url, bytes: result.bytes ?? null };
-        })().finally(() => loraFetches.current.delete(sha));
-        loraFetches.current.set(sha, fetching);
-      }
-      return loraFetches.current.get(sha);
-    },
-    [refreshStored, catalogUrls],
-  );
-
-  /**
-   * Make the adapter ready in the engine: stored copy (downloaded once), then loaded into the running
-   * instance. `lora_load` times both (fetch or stored-copy read + engine load), as users wait for both.
+   * Make the adapter ready in the engine: its file downloaded once (status checked, verified, kept
+   * in the browser) and loaded into the running instance, all in the engine's worker. Resolves the
+   * key to generate with. `lora_load` times the whole of it, as users wait for all of it.
    */
   const loadAdapter = useCallback(
     async (adapter) => {
       const started = performance.now();
+      const engine = engineRef.current;
       try {
-        const { url, bytes } = await loraUrlFor(adapter);
-        const storeMs = performance.now() - started;
-        const info = await engineRef.current.loadLora(url, { bytes });
-        if (!info.cached) {
-          track("lora_load", { outcome: "ok", duration_ms: storeMs + info.loadMs, rank: adapter.rank, adapter_id: adapter.id });
-        }
-        return url;
+        const missing = !storedRef.current.some((f) => f.sha256 === adapter.sha256 && f.complete);
+        const info = await engine.useLora(adapter, { missing });
+        const durationMs = performance.now() - started;
+        // Bookkeeping in a later task: the adapter is ready for the caller first.
+        setTimeout(() => {
+          if (!info.fromCache) {
+            if (adapter.catalog) recordAdapterDownload(catalogUrls.apiBase, adapter.id);
+            // The stored copy is written in the background; list it once it is there.
+            engine.loraStored(adapter.sha256).then(refreshStored, (e) => console.warn("could not keep the adapter", e));
+          }
+          if (!info.cached) track("lora_load", { outcome: "ok", duration_ms: durationMs, rank: adapter.rank, adapter_id: adapter.id });
+        }, 0);
+        return info.key;
       } catch (e) {
         const described = describeError(e, "lora");
+        // A file that could not be fetched or did not verify is this adapter's failure too.
+        const kind = ["engine", "http", "network", "interrupted", "checksum"].includes(described.kind) ? "lora" : described.kind;
         track("lora_load", { outcome: "failed", duration_ms: performance.now() - started, rank: adapter.rank, adapter_id: adapter.id });
-        track("error", { kind: errorKind(described.kind === "engine" ? "lora" : described.kind, "lora"), stage: "lora" });
+        track("error", { kind: errorKind(kind, "lora"), stage: "lora" });
         const failure = new EngineError(
-          described.kind === "engine" ? "lora" : described.kind,
+          kind,
           `The adapter "${adapter.name}" could not be used: ${described.message} Pick another adapter or "No adapter (base model)" to go on.`,
         );
         failure.reported = true; // tracked here, not again as a generation error
         throw failure;
       }
     },
-    [loraUrlFor],
+    [refreshStored, catalogUrls],
   );
 
   const pickedRef = useRef(NO_ADAPTER);

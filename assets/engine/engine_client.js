@@ -80,6 +80,26 @@ export class WorkerEngine {
     return this._call("loadLora", [url, { bytes }]);
   }
 
+  /**
+   * Make a catalog adapter's LoRA ready in the engine, the worker fetching, verifying and keeping
+   * its file itself: entry {url, sha256, size, name}; `missing` (the page's list of stored files
+   * lacks it) starts the download before the store is asked. Resolves {key, fromCache, cached,
+   * loadMs, ...}: `key` names the adapter in generate({lora}).
+   */
+  useLora({ url, sha256, size, name }, { missing = false } = {}) {
+    return this._call("useLora", [{ url, sha256, size, name }, { missing }]);
+  }
+
+  /** Settles when the stored copy of a LoRA this engine just downloaded is written (at once otherwise). */
+  loraStored(sha256) {
+    return this._call("loraStored", [sha256]);
+  }
+
+  /** The LoRA's stored copy was deleted: drop its bytes and handle, so the next use fetches it again. */
+  forgetLora(sha256) {
+    return this._call("forgetLora", [sha256]).catch(() => undefined);
+  }
+
   countTokens(text) {
     return this._call("countTokens", [text]);
   }

@@ -6,10 +6,37 @@
 // Loaded unbundled from /engine/ (the page's head may start it before the page's bundle has
 // loaded), so the runtime comes from the app's runtime route (moduleRuntime), not from the bundle.
 import { MediaPipeEngine } from "./mediapipe_engine.js";
-import { storedFile } from "./model_store.js";
+import { ensureStored, storedFile } from "./model_store.js";
 
 let engine = null;
 let warm = null; // the warm start's load: the stored model, started at init without waiting for the page
+const loraFetches = new Map(); // sha256 -> its download or stored-copy read under way: {bytes, fromCache}
+const loraWrites = new Map(); // sha256 -> the OPFS write of a fresh download (settles when kept)
+
+/** The engine's key for an adapter's file: its digest, so a URL change does not reload it. */
+const loraKey = (sha256) => `lora:${sha256}`;
+
+/**
+ * The adapter's checked bytes: downloaded (status checked, sha256 verified) or read from the stored
+ * copy, here in the worker, so a switch costs the page one message and no copy of the file. Calls
+ * for a file already on its way share that download; only the first reports it as a download.
+ */
+function loraBytes(entry, missing) {
+  const { sha256 } = entry;
+  if (loraFetches.has(sha256)) return loraFetches.get(sha256).then((got) => ({ ...got, fromCache: true }));
+  const fetching = (async () => {
+    const result = await ensureStored({ ...entry, kind: "lora" }, { missing });
+    if (result.stored) {
+      const write = Promise.resolve(result.stored).finally(() => loraWrites.delete(sha256));
+      write.catch(() => undefined); // reported to whoever asks (loraStored)
+      loraWrites.set(sha256, write);
+    }
+    const bytes = result.bytes ?? new Uint8Array(await result.file.arrayBuffer());
+    return { bytes, fromCache: result.fromCache };
+  })().finally(() => loraFetches.delete(sha256));
+  loraFetches.set(sha256, fetching);
+  return fetching;
+}
 
 function snapshot() {
   if (!engine) return null;
@@ -52,6 +79,20 @@ const OPERATIONS = {
   load: ([source], on) => engine.load(source, { onProgress: on.onProgress }),
   configure: ([settings]) => engine.configure(settings),
   loadLora: ([url, options]) => engine.loadLora(url, options),
+  // entry: {url, sha256, size, name}. Resolves the engine's load info, the key to generate with,
+  // and fromCache (false only for the call that downloaded the file).
+  useLora: async ([entry, { missing = false } = {}]) => {
+    const key = loraKey(entry.sha256);
+    let fromCache = true;
+    let bytes = null;
+    if (!engine.holdsLora(key)) ({ bytes, fromCache } = await loraBytes(entry, missing));
+    const info = await engine.loadLora(key, { bytes });
+    return { ...info, key, fromCache };
+  },
+  loraStored: async ([sha256]) => {
+    await loraWrites.get(sha256);
+  },
+  forgetLora: ([sha256]) => engine.forgetLora(loraKey(sha256)),
   countTokens: ([text]) => engine.countTokens(text),
   // Only each increment crosses the thread boundary; the client rebuilds the full text.
   generate: ([prompt, options], on) =>

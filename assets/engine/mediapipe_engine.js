@@ -818,6 +818,18 @@ export class MediaPipeEngine {
     });
   }
 
+  /** Whether this engine keeps the bytes of the LoRA `url` (a load needs no download). */
+  holdsLora(url) {
+    return this._loraBytes.has(url);
+  }
+
+  /** Drop a LoRA's kept bytes and handle (its stored copy was deleted): the next use loads it anew. */
+  forgetLora(url) {
+    this._loraBytes.delete(url);
+    this._loraModels.delete(url);
+    if (this._lastLora === url) this._lastLora = null;
+  }
+
   /** The handle to apply now: only the last-applied one is safe to reuse (see _resetInstanceState). */
   _usableLora(url) {
     const entry = this._loraModels.get(url);

@@ -328,8 +328,10 @@ async function storeSmall(entry, dir, sha, meta, { onProgress, signal, download 
   }
   onProgress?.({ phase: "verify", loaded: bytes.length, total: bytes.length });
   // The checked bytes are usable now; keeping them in OPFS runs meanwhile (`stored` settles when
-  // done), so an adapter switch waits for one download, not for the disk write too.
+  // done), so an adapter switch waits for one download, not for the disk write too. The write
+  // starts in a later task: the caller's own use of the bytes comes first.
   const stored = (async () => {
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const handle = await fileHandle(dir, `${sha}.bin`, true);
     const writable = await handle.createWritable();
     await writable.write(bytes);
@@ -337,8 +339,19 @@ async function storeSmall(entry, dir, sha, meta, { onProgress, signal, download 
     await writeMeta(dir, sha, { ...meta, verifiedAt: new Date().toISOString() });
     await dir.removeEntry(`${sha}.part`).catch(() => undefined);
   })();
-  const file = new File([bytes], `${sha}.bin`);
-  return { file, bytes, stored, fromCache: false, downloadedBytes: bytes.length, resumedFrom: 0, downloadMs: performance.now() - started };
+  let file = null; // a File copies the bytes into the browser's blob store: made only if asked for
+  return {
+    get file() {
+      file ??= new File([bytes], `${sha}.bin`);
+      return file;
+    },
+    bytes,
+    stored,
+    fromCache: false,
+    downloadedBytes: bytes.length,
+    resumedFrom: 0,
+    downloadMs: performance.now() - started,
+  };
 }
 
 /**
