@@ -188,6 +188,21 @@ class AdapterDetail(AdapterCard):
         return None
 
 
+class RunnableAdapter(BaseModel):
+    """A published adapter as the chat loads it: its runtime file and generation defaults."""
+
+    slug: str
+    title: str
+    rank: int
+    generation: GenerationSettings
+    file: AdapterFileOut
+
+
+class RunnableAdapters(BaseModel):
+    base_model: str
+    items: list[RunnableAdapter]
+
+
 class SearchPage(BaseModel):
     items: list[AdapterCard]
     total: int

@@ -21,6 +21,7 @@ from app.analytics import queries as analytics_queries
 from app.auth.guard import PUBLIC, requires
 from app.cache import get_cache
 from app.catalog import registry, service
+from app.catalog.runnable import runnable_adapters
 from app.catalog.schemas import SLUG_PATTERN, Actor, SearchParams
 from app.catalog.search import facet_values, search_adapters
 from app.db import session_scope
@@ -215,6 +216,25 @@ async def base_model(request: Request) -> Response:
     return ok(found)
 
 
+@requires(PUBLIC, reason="published adapters for one active base model, with their runtime files")
+async def base_model_adapters(request: Request) -> Response:
+    """What the chat page loads: one answer instead of a search and a detail request per adapter."""
+    name = request.path_params["name"]
+
+    def run() -> Any:
+        with session_scope() as session:
+            storage = get_storage()
+            base = registry.get_base_model(session, name=name, storage=storage)
+            if base is None or not base.is_active:
+                return None
+            return runnable_adapters(session, base=base, storage=storage)
+
+    found = await run_in_threadpool(run)
+    if found is None:
+        return error(404, f"no base model '{name[:80]}'")
+    return ok(found)
+
+
 @requires(PUBLIC, reason="the published API schema")
 async def openapi_json(request: Request) -> Response:
     from app.routes.openapi import openapi_document
@@ -233,4 +253,10 @@ def catalog_api_routes() -> list[Route]:
         Route(f"{PREFIX}/adapters/{{slug}}/performance", adapter_performance, methods=["GET"], name="api_performance"),
         Route(f"{PREFIX}/base-models", base_models, methods=["GET"], name="api_base_models"),
         Route(f"{PREFIX}/base-models/{{name}}", base_model, methods=["GET"], name="api_base_model"),
+        Route(
+            f"{PREFIX}/base-models/{{name}}/adapters",
+            base_model_adapters,
+            methods=["GET"],
+            name="api_base_model_adapters",
+        ),
     ]

@@ -19,6 +19,7 @@ from app.catalog.schemas import (
     AdapterFileOut,
     BaseModelOut,
     FacetValues,
+    RunnableAdapters,
     SearchPage,
 )
 
@@ -55,7 +56,7 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
-    components = _schemas(SearchPage, AdapterDetail, BaseModelOut, FacetValues, AdapterFileOut)
+    components = _schemas(SearchPage, AdapterDetail, BaseModelOut, FacetValues, AdapterFileOut, RunnableAdapters)
     components["Error"] = {
         "type": "object",
         "required": ["error"],
@@ -190,6 +191,14 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "One base model entry",
                 "parameters": [{"name": "name", "in": "path", "required": True, "schema": SLUG}],
                 "responses": {"200": _json("BaseModelOut"), **ERRORS},
+            }
+        },
+        "/api/v1/base-models/{name}/adapters": {
+            "get": {
+                "operationId": "listBaseModelAdapters",
+                "summary": "Published adapters for an active base model, each with its MediaPipe LoRA file (what the chat loads)",
+                "parameters": [{"name": "name", "in": "path", "required": True, "schema": SLUG}],
+                "responses": {"200": _json("RunnableAdapters"), **ERRORS},
             }
         },
     }

@@ -30,64 +30,50 @@ export async function fetchPublicConfig(configUrl) {
  * indexUrl, origin}, absolute.
  */
 export async function fetchCatalog(urls) {
-  // The config only names which base model to pick: ask for it and the catalog's lists together.
-  const lists = catalogLists(urls.apiBase);
-  lists.catch(() => undefined);
+  // The config only names which base model to pick: ask for it and the registered models together.
+  const bases = getJson(`${urls.apiBase}/base-models`).then(({ items }) => items ?? []);
+  bases.catch(() => undefined);
   const config = await fetchPublicConfig(urls.configUrl);
-  const sources = await fetchChatSources({ ...urls, baseEntry: config.baseEntry, lists }).catch((e) => ({
+  const sources = await fetchChatSources({ ...urls, baseEntry: config.baseEntry, bases }).catch((e) => ({
     error: String(e?.message ?? e),
     adapters: [],
   }));
   return { config, sources };
 }
 
-/** The registered base models and the published adapters' cards: {bases, cards}. */
-async function catalogLists(apiBase) {
-  const [{ items: bases }, { items: cards }] = await Promise.all([
-    getJson(`${apiBase}/base-models`),
-    getJson(`${apiBase}/adapters?per_page=100&sort=popular`),
-  ]);
-  return { bases: bases ?? [], cards: cards ?? [] };
-}
-
 /**
  * {base: {id, name, url, sha256, size}, adapters: [{id, name, url, sha256, size, rank, recommended}]}.
- * `lists`: the catalog's lists (catalogLists) when already asked for.
- * From the catalog API (the registered base model and the published adapters made for it); when no
- * base model is registered, the app's built-in demo models. `recommended` holds an adapter's own
- * generation defaults.
+ * `bases`: the registered base models, when already asked for.
+ * From the catalog API (the registered base model and the published adapters made for it, with
+ * their files, in one answer); when no base model is registered, the app's built-in demo models.
+ * `recommended` holds an adapter's own generation defaults.
  */
-export async function fetchChatSources({ apiBase, indexUrl, origin, baseEntry = "", lists = null }) {
-  const fromCatalog = await catalogSources(apiBase, origin, baseEntry, lists ?? catalogLists(apiBase)).catch(() => null);
+export async function fetchChatSources({ apiBase, indexUrl, origin, baseEntry = "", bases = null }) {
+  const fromCatalog = await catalogSources(apiBase, origin, baseEntry, bases ?? getJson(`${apiBase}/base-models`).then(({ items }) => items ?? [])).catch(
+    () => null,
+  );
   return fromCatalog ?? demoSources(indexUrl, origin);
 }
 
-async function catalogSources(apiBase, origin, baseEntry, lists) {
-  const { bases, cards } = await lists;
+async function catalogSources(apiBase, origin, baseEntry, basesP) {
+  const bases = await basesP;
   if (!bases.length) return null;
   const base = bases.find((m) => m.name === baseEntry) ?? bases[0];
-  // An adapter names the architecture it was trained for; the registration supplies the file.
-  const mine = cards.filter((card) => card.base_model === base.architecture || card.base_model === base.name);
-  const details = await Promise.all(
-    mine.map((card) => getJson(`${apiBase}/adapters/${encodeURIComponent(card.slug)}`).catch(() => null)),
-  );
-  const adapters = [];
-  for (const detail of details) {
-    const file = detail?.versions?.[0]?.files?.find((f) => f.role === "mediapipe-lora");
-    if (!file?.url) continue;
-    const g = detail.generation ?? {};
-    adapters.push({
-      id: detail.slug,
-      name: detail.title,
-      url: new URL(file.url, origin).toString(),
-      sha256: file.sha256,
-      size: file.size_bytes,
-      rank: detail.rank,
+  const { items } = await getJson(`${apiBase}/base-models/${encodeURIComponent(base.name)}/adapters`);
+  const adapters = (items ?? []).map((item) => {
+    const g = item.generation ?? {};
+    return {
+      id: item.slug,
+      name: item.title,
+      url: new URL(item.file.url, origin).toString(),
+      sha256: item.file.sha256,
+      size: item.file.size_bytes,
+      rank: item.rank,
       kind: "lora",
       recommended: g.temperature != null ? { temperature: g.temperature, topK: g.top_k, maxTokens: g.max_tokens } : null,
       catalog: true,
-    });
-  }
+    };
+  });
   adapters.sort((a, b) => a.id.localeCompare(b.id)); // stable order (popularity changes as people use them)
   return {
     base: {

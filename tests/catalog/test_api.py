@@ -61,6 +61,25 @@ def test_search_detail_files_and_base_model(client: TestClient) -> None:
     assert client.get("/api/v1/base-models/nope").status_code == 404
 
 
+def test_a_base_models_adapters_come_in_one_answer_with_their_runtime_files(client: TestClient) -> None:
+    """What the chat page loads: every published adapter for the base, with the same file and
+    defaults as its own detail, in one request."""
+    answer = client.get("/api/v1/base-models/tiny-gemma2-demo/adapters")
+    assert answer.status_code == 200
+    items = answer.json()["items"]
+    published = client.get("/api/v1/adapters", params={"per_page": 100}).json()["items"]
+    assert {i["slug"] for i in items} == {c["slug"] for c in published if c["base_model"] == "tiny-gemma2"}
+    assert len(items) >= 3
+    for item in items:
+        detail = client.get(f"/api/v1/adapters/{item['slug']}").json()
+        lora = next(f for f in detail["versions"][0]["files"] if f["role"] == "mediapipe-lora")
+        assert item["file"] == lora and item["rank"] == detail["rank"] and item["title"] == detail["title"]
+        assert item["generation"] == detail["generation"]
+        assert len(client.get(item["file"]["url"]).content) == item["file"]["size_bytes"]
+    missing = client.get("/api/v1/base-models/no-such-model/adapters")
+    assert missing.status_code == 404 and missing.json() == {"error": "no base model 'no-such-model'"}
+
+
 def test_errors_are_json_with_reasons(client: TestClient) -> None:
     bad = client.get("/api/v1/adapters", params={"per_page": 1000, "sort": "random"})
     assert bad.status_code == 422
@@ -103,6 +122,8 @@ def test_same_visibility_as_the_pages(client: TestClient, catalog_app, db_url: s
     try:
         assert client.get(f"/api/v1/adapters/{slug}").status_code == 404
         assert client.get("/api/v1/adapters", params={"q": "mediapipe"}).json()["total"] == 0
+        runnable = client.get("/api/v1/base-models/tiny-gemma2-demo/adapters").json()["items"]
+        assert runnable and slug not in {i["slug"] for i in runnable}  # not offered to the chat either
         client.cookies.set(cookie_name(), get_session_store().create(other.id)[0])
         assert client.get(f"/api/v1/adapters/{slug}").status_code == 404
         client.cookies.set(cookie_name(), get_session_store().create(ada.id)[0])
