@@ -31,7 +31,7 @@ export async function fetchPublicConfig(configUrl) {
  */
 export async function fetchCatalog(urls) {
   // The config only names which base model to pick: ask for it and the registered models together.
-  const bases = getJson(`${urls.apiBase}/base-models`).then(({ items }) => items ?? []);
+  const bases = baseModels(urls.apiBase);
   bases.catch(() => undefined);
   const config = await fetchPublicConfig(urls.configUrl);
   const sources = await fetchChatSources({ ...urls, baseEntry: config.baseEntry, bases }).catch((e) => ({
@@ -49,10 +49,14 @@ export async function fetchCatalog(urls) {
  * `recommended` holds an adapter's own generation defaults.
  */
 export async function fetchChatSources({ apiBase, indexUrl, origin, baseEntry = "", bases = null }) {
-  const fromCatalog = await catalogSources(apiBase, origin, baseEntry, bases ?? getJson(`${apiBase}/base-models`).then(({ items }) => items ?? [])).catch(
-    () => null,
-  );
+  const fromCatalog = await catalogSources(apiBase, origin, baseEntry, bases ?? baseModels(apiBase)).catch(() => null);
   return fromCatalog ?? demoSources(indexUrl, origin);
+}
+
+/** The registered, active base models. */
+async function baseModels(apiBase) {
+  const { items } = await getJson(`${apiBase}/base-models`);
+  return items ?? [];
 }
 
 async function catalogSources(apiBase, origin, baseEntry, basesP) {

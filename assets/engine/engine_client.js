@@ -1,6 +1,6 @@
-// The page's side of the engine worker (engine_worker.js): the same API as MediaPipeEngine, so the
-// chat does not know which one it holds. Calls become messages; answers, streamed text and the
-// engine's counters come back. Disposing it ends the worker, which frees its GPU device and wasm
+// The page's side of the engine worker (engine_worker.js): MediaPipeEngine's API as messages, plus
+// what only the worker does (the warm start's load, adapters fetched and kept by the worker).
+// Answers, streamed text and the engine's counters come back. Disposing it ends the worker, which frees its GPU device and wasm
 // memory whatever state the runtime was left in.
 import { EngineError, applySettings, engineOptions } from "./mediapipe_engine.js";
 
@@ -74,10 +74,6 @@ export class WorkerEngine {
   configure(settings = {}) {
     applySettings(this.options, settings); // the page reads them at once; the worker's engine in turn
     return this._call("configure", [settings]);
-  }
-
-  loadLora(url, { bytes = null } = {}) {
-    return this._call("loadLora", [url, { bytes }]);
   }
 
   /**

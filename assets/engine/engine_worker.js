@@ -78,7 +78,6 @@ const OPERATIONS = {
   warmLoaded: () => warm ?? Promise.reject(new Error("no warm start was asked for")),
   load: ([source], on) => engine.load(source, { onProgress: on.onProgress }),
   configure: ([settings]) => engine.configure(settings),
-  loadLora: ([url, options]) => engine.loadLora(url, options),
   // entry: {url, sha256, size, name}. Resolves the engine's load info, the key to generate with,
   // and fromCache (false only for the call that downloaded the file).
   useLora: async ([entry, { missing = false } = {}]) => {
